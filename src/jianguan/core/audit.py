@@ -1,0 +1,151 @@
+"""Writing to and reading from the tamper-evident audit trail.
+
+Every service that changes a business record calls `audit_record` inside its own transaction, so the record
+and its audit entry commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from jianguan.core.domain.audit_chain import (
+    GENESIS_HASH,
+    VerifyResult,
+    canonical_json,
+    entry_hash,
+    verify_chain,
+)
+from jianguan.core.models import AuditChainHead, AuditEntry, User
+
+
+def _key() -> bytes:
+    return settings.JIANGUAN_AUDIT_KEY.encode()
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class AuditEvent:
+    """What happened, before it is given its place in the chain."""
+
+    action: str
+    object_type: str
+    object_id: str
+    object_repr: str = ""
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    reason: str = ""
+    actor: User | None = None
+    at: dt.datetime = field(default_factory=timezone.now)
+
+
+def event_for(obj: models.Model, action: str, *, actor: User | None, before: Mapping[str, Any] | None = None,
+              after: Mapping[str, Any] | None = None, reason: str = "") -> AuditEvent:
+    return AuditEvent(action=action, object_type=obj._meta.label_lower, object_id=str(obj.pk),
+                      object_repr=str(obj)[:255], before=before, after=after, reason=reason, actor=actor)
+
+
+def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """The current values of a record's concrete fields, JSON-ready, for before/after."""
+    names = list(fields) if fields is not None else [f.attname for f in obj._meta.concrete_fields]
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, (dt.date, dt.datetime)):
+            value = value.isoformat()
+        elif value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that differ, for a compact update entry."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def audit_record(obj: models.Model, action: str, *, actor: User | None, before: Mapping[str, Any] | None = None,
+                 after: Mapping[str, Any] | None = None, reason: str = "") -> AuditEntry:
+    """Append one entry about `obj` to the chain."""
+    return audit_record_many([event_for(obj, action, actor=actor, before=before, after=after, reason=reason)])[0]
+
+
+def audit_record_many(events: list[AuditEvent]) -> list[AuditEntry]:
+    """Append several entries in one locked step (bulk imports write thousands at a time)."""
+    if not events:
+        return []
+    key = _key()
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
+        seq, prev = head.seq, head.hash if head.seq else GENESIS_HASH
+        entries = []
+        for ev in events:
+            seq += 1
+            actor = ev.actor
+            unit = getattr(actor, "unit", None) if actor is not None else None
+            entry = AuditEntry(
+                seq=seq, at=ev.at,
+                actor_id=actor.pk if actor is not None else None,
+                actor_name=(actor.display_name if actor is not None else "系统")[:150],
+                unit_id=unit.pk if unit is not None else None,
+                unit_name=(unit.name if unit is not None else "")[:128],
+                action=ev.action, object_type=ev.object_type, object_id=str(ev.object_id)[:64],
+                object_repr=ev.object_repr[:255],
+                before=canonical_json(ev.before) if ev.before is not None else "",
+                after=canonical_json(ev.after) if ev.after is not None else "",
+                reason=ev.reason, prev_hash=prev,
+            )
+            entry.hash = entry_hash(key, _payload(entry))
+            prev = entry.hash
+            entries.append(entry)
+        AuditEntry.objects.bulk_create(entries, batch_size=2000)
+        head.seq, head.hash = seq, prev
+        head.save(update_fields=["seq", "hash"])
+    return entries
+
+
+def _payload(e: AuditEntry) -> tuple[Any, ...]:
+    return (e.seq, _iso(e.at), e.actor_id, e.actor_name, e.unit_id, e.unit_name, e.action, e.object_type,
+            e.object_id, e.object_repr, e.before, e.after, e.reason, e.prev_hash)
+
+
+_VALUE_FIELDS = ("seq", "at", "actor_id", "actor_name", "unit_id", "unit_name", "action", "object_type",
+                 "object_id", "object_repr", "before", "after", "reason", "prev_hash", "hash")
+
+
+def _rows(chunk: int = 20000) -> Iterator[tuple[tuple[Any, ...], str]]:
+    last = 0
+    while True:
+        batch = list(AuditEntry.objects.filter(seq__gt=last).order_by("seq").values_list(*_VALUE_FIELDS)[:chunk])
+        if not batch:
+            return
+        for r in batch:
+            yield (r[0], _iso(r[1]), *r[2:14]), r[14]
+        last = batch[-1][0]
+
+
+def audit_verify() -> VerifyResult:
+    """Walk the whole chain and report the first entry that was altered, inserted or deleted."""
+    head = AuditChainHead.objects.filter(id=1).first()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    return verify_chain(_key(), _rows(), head_seq, head_hash)
+
+
+def audit_timeline(object_type: str, object_id: Any) -> models.QuerySet[AuditEntry]:
+    """The actions on one record, oldest first, for its detail page."""
+    return AuditEntry.objects.filter(object_type=object_type, object_id=str(object_id)).order_by("seq")
+
+
+def audit_view_personal_data(obj: models.Model, *, actor: User, fields: Iterable[str], purpose: str = "") -> None:
+    """Record that a user looked at protected personal data (e.g. a reporter's identity)."""
+    audit_record(obj, "view_personal_data", actor=actor, after={"fields": sorted(fields)}, reason=purpose)

@@ -1,0 +1,30 @@
+"""Template context for the back office: the left menu and the top bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.http import HttpRequest
+
+from jianguan.core.access import data_scope, visible_menu
+
+
+def backoffice(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    sections = []
+    configs = sorted((c for c in apps.get_app_configs() if getattr(c, "menu", None)),
+                     key=lambda c: getattr(c, "menu_order", 100))
+    for cfg in configs:
+        entries = visible_menu(user, cfg.menu)
+        if entries:
+            sections.append({"title": cfg.verbose_name, "entries": entries})
+    scope = data_scope(user)
+    return {
+        "menu_sections": sections,
+        "user_unit": user.unit,
+        "user_roles": sorted({a.get_role_display() for a in user.roles.all()}),
+        "scope_everything": scope.everything,
+    }
