@@ -52,9 +52,12 @@ class DataScope:
         """Condition on a record's GB/T 2260 division (registry entities, complaints by place)."""
         if self.everything:
             return Q()
+        # A foreign key's column ("division_id") is matched through the related primary key; Django trims the join.
+        lookup = f"{division_field[:-3]}__pk__startswith" if division_field.endswith("_id") else \
+            f"{division_field}__startswith"
         q = Q(pk__in=[])
         for prefix in self.division_prefixes:
-            q |= Q(**{f"{division_field}__startswith": prefix})
+            q |= Q(**{lookup: prefix})
         return q
 
     def covers_division(self, code: str) -> bool:

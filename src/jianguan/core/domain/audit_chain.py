@@ -7,7 +7,6 @@ database, so someone with database access alone cannot recompute a consistent ch
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Sequence
@@ -28,10 +27,16 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def entry_hash(key: bytes, row: Sequence[Any]) -> str:
-    """HMAC of one entry; `row` holds the values of PAYLOAD_FIELDS in order (`at` as an ISO string)."""
-    payload = canonical_json(["v1", *row]).encode()
-    return hmac.new(key, payload, hashlib.sha256).hexdigest()
+    """HMAC of one entry; `row` holds the values of PAYLOAD_FIELDS in order (`at` as an ISO string).
+
+    The values are strings, integers or None (before/after are already canonical JSON text), so a plain JSON array
+    is canonical; `hmac.digest` is the one-shot C implementation, several times faster than `hmac.new`.
+    """
+    return hmac.digest(key, _encode(["v1", *row]).encode(), "sha256").hex()
 
 
 @dataclass(frozen=True)
