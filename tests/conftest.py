@@ -48,3 +48,10 @@ def org(db):
     rongcheng = create_unit("371082-samr", division="371082", parent=weihai, name="荣成市市场监督管理局")
     tax = create_unit("371003-tax", division="371003", kind="partner", department="tax", name="威海市文登区税务局")
     return SimpleNamespace(weihai=weihai, wendeng=wendeng, station=station, rongcheng=rongcheng, tax=tax)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings, request):
+    """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
+    if "argon2" not in request.node.name:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
