@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "jianguan.inspections",
     "jianguan.complaints",
     "jianguan.enforcement",
+    "jianguan.synth",
     "jianguan.portal",
     "jianguan.api",
 ]

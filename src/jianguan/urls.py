@@ -22,6 +22,7 @@ urlpatterns = [
     path("staff/credit/", include("jianguan.credit.urls")),
     path("staff/inspections/", include("jianguan.inspections.urls")),
     path("staff/complaints/", include("jianguan.complaints.urls")),
+    path("open311/v2/", include("jianguan.complaints.open311_urls")),
     path("", include("jianguan.portal.urls")),
 ]
 for _app, _prefix in PUBLIC_MOUNTS.items():

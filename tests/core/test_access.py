@@ -68,3 +68,8 @@ def test_other_countys_job_page_is_404(client, org):
 def test_audit_page_is_hidden_from_handlers(client, org):
     client.force_login(create_user(unit=org.wendeng, roles=[("handler", "subtree")]))
     assert client.get("/staff/audit/").status_code == 404
+
+
+def test_scope_all_lists_every_unit_including_bureaus(org):
+    admin = create_user(unit=org.weihai, roles=[("admin", "all")])
+    assert access_unit_list(admin).count() == Unit.objects.count()

@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,5 +10,36 @@ class ComplaintsConfig(AppConfig):
     name = "jianguan.complaints"
     label = "complaints"
     verbose_name = _("投诉举报")
-    menu: list = []
     menu_order = 40
+    menu = [
+        (_("投诉举报"), "complaints:case_list", None),
+        (_("登记"), "complaints:case_create", ("intake_clerk", "admin")),
+        (_("临期/超期"), "complaints:due_list", None),
+        (_("按期办结率"), "complaints:league", None),
+        (_("统计分析"), "complaints:dashboard", None),
+        (_("导入12345工单"), "complaints:import", ("intake_clerk", "admin")),
+    ]
+    portal_links = [
+        (_("投诉举报"), "complaints_public:form", _("消费纠纷投诉、违法行为举报，提交后获得登记编号")),
+        (_("投诉举报进度查询"), "complaints_public:progress", _("凭登记编号和手机号后四位查询办理进度")),
+    ]
+    synth_steps = ["jianguan.complaints.synth.generate"]
+    credit_features = "jianguan.complaints.credit.features"
+    entity_tabs = ["jianguan.complaints.tabs.entity_tab"]
+
+    def home_cards(self, user: Any) -> list[dict[str, Any]]:
+        from django.urls import reverse
+
+        from jianguan.complaints.access import case_queryset
+        from jianguan.complaints.selectors import OPEN
+        from jianguan.complaints.services import today_local
+
+        today = today_local()
+        qs = case_queryset(user).filter(OPEN, paused_since__isnull=True)
+        url = reverse("complaints:case_list")
+        return [
+            {"label": _("投诉举报在办"), "value": qs.count(), "url": url},
+            {"label": _("投诉举报临期"), "value": qs.filter(next_warn__lte=today, next_due__gte=today).count(),
+             "url": f"{url}?due=soon"},
+            {"label": _("投诉举报超期"), "value": qs.filter(next_due__lt=today).count(), "url": f"{url}?due=overdue"},
+        ]

@@ -122,8 +122,10 @@ def get_in_scope_or_404(queryset: QuerySet[M], q: Q, **lookup: object) -> M:
 def access_unit_list(user: User) -> QuerySet[Unit]:
     """Units the user may see: their own subtree, and partner-department offices within their jurisdiction."""
     scope = data_scope(user)
-    q = scope.units_q(unit_field="") | (Q(kind=Unit.Kind.PARTNER) & scope.divisions_q("division_id"))
-    return Unit.objects.filter(q).select_related("division", "department", "parent")
+    units = Unit.objects.select_related("division", "department", "parent")
+    if scope.everything:  # Q() | X would collapse to X, so "everything" is not expressed as a condition
+        return units
+    return units.filter(scope.units_q(unit_field="") | (Q(kind=Unit.Kind.PARTNER) & scope.divisions_q("division_id")))
 
 
 def visible_menu(user: User, entries: Iterable[tuple[object, str, tuple[str, ...] | None]]) -> list[tuple[object, str]]:

@@ -122,8 +122,9 @@ def _insert(entries: list[AuditEntry]) -> None:
     fields = ("seq", "at", "actor_id", "actor_name", "unit_id", "unit_name", "action", "object_type", "object_id",
               "object_repr", "before", "after", "reason", "prev_hash", "hash")
     cols = [AuditEntry._meta.get_field(f).column for f in fields]
-    sql = (f"INSERT INTO {ops.quote_name(AuditEntry._meta.db_table)} ({', '.join(ops.quote_name(c) for c in cols)}) "
-           f"VALUES ({', '.join(['%s'] * len(cols))})")  # noqa: S608 — identifiers from the model, values bound
+    table = ops.quote_name(AuditEntry._meta.db_table)
+    sql = (f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) "  # noqa: S608 (model identifiers)
+           f"VALUES ({', '.join(['%s'] * len(cols))})")
     rows = [(e.seq, ops.adapt_datetimefield_value(e.at), e.actor_id, e.actor_name, e.unit_id, e.unit_name, e.action,
              e.object_type, e.object_id, e.object_repr, e.before, e.after, e.reason, e.prev_hash, e.hash)
             for e in entries]

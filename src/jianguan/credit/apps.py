@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,5 +8,42 @@ class CreditConfig(AppConfig):
     name = "jianguan.credit"
     label = "credit"
     verbose_name = _("信用监管")
-    menu: list = []
+    menu: list = [
+        (_("风险分类分布"), "credit:distribution", ("admin", "leader", "section_head", "handler", "auditor")),
+        (_("分类运行"), "credit:runs", ("admin", "leader", "section_head", "auditor")),
+        (_("经营异常名录"), "credit:abnormal_list", None),
+        (_("异常名录候选批次"), "credit:batch_list", ("admin", "leader", "section_head", "handler", "auditor")),
+        (_("严重违法失信名单"), "credit:serious_list", None),
+        (_("信用修复"), "credit:repair_list", ("admin", "leader", "section_head", "handler", "auditor")),
+    ]
     menu_order = 20
+    credit_features = "jianguan.credit.features.features"
+    entity_tabs = ["jianguan.credit.views.entity_tab"]
+    public_record_sections = ["jianguan.credit.public.record_section"]
+    synth_steps = ["jianguan.credit.synth.generate"]
+    demo_steps = ["jianguan.credit.demo.monthly_cycle"]
+    portal_links = [
+        (_("信用修复申请"), "credit_public:repair_apply",
+         _("被列入经营异常名录、严重违法失信名单或公示行政处罚信息的市场主体，整改后可在线申请信用修复。")),
+    ]
+
+    def ready(self) -> None:
+        import jianguan.credit.jobs  # noqa: F401 — registers the "credit.classify" job kind
+
+    def home_cards(self, user: Any) -> list[dict[str, Any]]:
+        """Active abnormal and serious listings in scope, and repair applications awaiting a decision."""
+        from django.urls import reverse
+
+        from jianguan.credit.models import CreditRepair
+        from jianguan.credit.selectors import abnormal_list, repair_list, serious_list
+
+        if not (user.is_superuser or user.roles.exists()):
+            return []
+        return [
+            {"label": _("经营异常名录（在册）"), "value": abnormal_list(user, active=True).count(),
+             "url": reverse("credit:abnormal_list")},
+            {"label": _("严重违法失信名单（在册）"), "value": serious_list(user, active=True).count(),
+             "url": reverse("credit:serious_list")},
+            {"label": _("待审核信用修复"), "value": repair_list(user, status=CreditRepair.Status.PENDING).count(),
+             "url": reverse("credit:repair_list")},
+        ]

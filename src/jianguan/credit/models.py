@@ -18,7 +18,7 @@ class Penalty(models.Model):
         GENERAL = "general", _("一般")
         HEAVY = "heavy", _("较重（从重）")
 
-    entity = models.ForeignKey(Entity, models.PROTECT, related_name="+", verbose_name=_("市场主体"))
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="+", verbose_name=_("市场主体"))
     decision_number = models.CharField(_("处罚决定书文号"), max_length=100, unique=True)
     decided_on = models.DateField(_("处罚决定日期"), db_index=True)
     severity = models.CharField(_("情节"), max_length=16, choices=Severity.choices)
@@ -43,13 +43,13 @@ class AbnormalListing(models.Model):
     """An entry on the 经营异常名录; never deleted — removal fills the removal fields, so history is kept."""
 
     class Ground(models.TextChoices):
-        # 企业信息公示暂行条例 art. 17 (1)–(3); (4) 企业经营异常名录管理暂行办法 art. 4 (原工商总局令第68号).
+        # 企业信息公示暂行条例 art. 17 (1)-(3); (4) 企业经营异常名录管理暂行办法 art. 4 (原工商总局令第68号).
         ANNUAL_REPORT = "annual_report", _("未按照规定的期限公示年度报告")
         ORDERED_INFO = "ordered_info", _("未在责令的期限内公示有关企业信息")
         FALSE_INFO = "false_info", _("公示企业信息隐瞒真实情况、弄虚作假")
         UNREACHABLE = "unreachable", _("通过登记的住所或者经营场所无法联系")
 
-    entity = models.ForeignKey(Entity, models.PROTECT, related_name="+", verbose_name=_("市场主体"))
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="+", verbose_name=_("市场主体"))
     ground = models.CharField(_("列入事由"), max_length=32, choices=Ground.choices)
     decision_number = models.CharField(_("列入决定书文号"), max_length=100)
     entered_on = models.DateField(_("列入日期"))
@@ -107,9 +107,9 @@ class AbnormalCandidate(models.Model):
 
     batch = models.ForeignKey(AbnormalCandidateBatch, models.CASCADE, related_name="candidates",
                               verbose_name=_("批次"))
-    entity = models.ForeignKey(Entity, models.PROTECT, related_name="+", verbose_name=_("市场主体"))
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="+", verbose_name=_("市场主体"))
     source_ref = models.CharField(_("来源"), max_length=200, blank=True)
-    listing = models.ForeignKey(AbnormalListing, models.PROTECT, null=True, blank=True, related_name="+",
+    listing = models.ForeignKey(AbnormalListing, models.SET_NULL, null=True, blank=True, related_name="+",
                                 verbose_name=_("列入记录"))
 
     class Meta:
@@ -124,10 +124,10 @@ class AbnormalCandidate(models.Model):
 class SeriousListing(models.Model):
     """An entry on the 严重违法失信名单 (SAMR Order 44); early removal after 1 year, automatic after 3."""
 
-    entity = models.ForeignKey(Entity, models.PROTECT, related_name="+", verbose_name=_("市场主体"))
-    basis = models.ForeignKey(Penalty, models.PROTECT, null=True, blank=True, related_name="+",
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="+", verbose_name=_("市场主体"))
+    basis = models.ForeignKey(Penalty, models.CASCADE, null=True, blank=True, related_name="+",
                               verbose_name=_("所依据的行政处罚"))
-    abnormal_listing = models.ForeignKey(AbnormalListing, models.PROTECT, null=True, blank=True, related_name="+",
+    abnormal_listing = models.ForeignKey(AbnormalListing, models.CASCADE, null=True, blank=True, related_name="+",
                                          verbose_name=_("所依据的经营异常名录记录"))
     decision_number = models.CharField(_("列入决定书文号"), max_length=100)
     reason = models.TextField(_("列入理由"))
@@ -162,9 +162,9 @@ class SeriousCandidate(models.Model):
         LISTED = "listed", _("已列入")
         CLOSED = "closed", _("已移出异常名录，不再列入")
 
-    abnormal_listing = models.OneToOneField(AbnormalListing, models.PROTECT, related_name="+",
+    abnormal_listing = models.OneToOneField(AbnormalListing, models.CASCADE, related_name="+",
                                             verbose_name=_("经营异常名录记录"))
-    entity = models.ForeignKey(Entity, models.PROTECT, related_name="+", verbose_name=_("市场主体"))
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="+", verbose_name=_("市场主体"))
     due_on = models.DateField(_("届满三年日期"))
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices)
     updated_on = models.DateField(_("更新日期"))
@@ -201,7 +201,7 @@ class CreditRepair(models.Model):
         APPROVED = "approved", _("准予修复")
         REJECTED = "rejected", _("不予修复")
 
-    entity = models.ForeignKey(Entity, models.PROTECT, related_name="+", verbose_name=_("市场主体"))
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="+", verbose_name=_("市场主体"))
     applicant_kind = models.CharField(_("申请方式"), max_length=16, choices=Applicant.choices)
     contact_name = models.CharField(_("联系人"), max_length=64, blank=True)
     contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)

@@ -6,5 +6,47 @@ class InspectionsConfig(AppConfig):
     name = "jianguan.inspections"
     label = "inspections"
     verbose_name = _("双随机抽查")
-    menu: list = []
+    menu = [
+        (_("抽查计划"), "inspections:plan_list", None),
+        (_("我的检查"), "inspections:my_visits", ("inspector", "partner_inspector")),
+        (_("公示队列"), "inspections:publication_queue", ("admin", "leader", "section_head", "handler", "auditor")),
+        (_("抽查事项清单"), "inspections:item_list", None),
+        (_("执法检查人员名录库"), "inspections:inspector_list", None),
+    ]
     menu_order = 30
+    demo_steps = ["jianguan.inspections.demo.build_plan"]
+    portal_links = [(_("双随机抽查公示"), "inspections_public:plan_list",
+                     _("抽查计划的承诺值、公开随机数、可下载核验的抽取文件和检查结果"))]
+    public_record_sections = ["jianguan.inspections.public.record_section"]
+    entity_tabs = ["jianguan.inspections.views.entity_tab"]
+    credit_features = "jianguan.inspections.credit.features"
+
+    def home_cards(self, user):  # type: ignore[no-untyped-def]
+        from django.urls import reverse
+
+        from jianguan.inspections.selectors import home_counts
+
+        counts = home_counts(user)
+        cards = []
+        if counts.get("my_open") is not None:
+            cards.append({"label": _("待我检查"), "value": counts["my_open"], "url": reverse("inspections:my_visits")})
+        if counts.get("to_publish") is not None:
+            cards.append({"label": _("待公示检查结果"), "value": counts["to_publish"],
+                          "url": reverse("inspections:publication_queue")})
+            cards.append({"label": _("公示已逾期"), "value": counts["overdue"],
+                          "url": reverse("inspections:publication_queue") + "?state=overdue"})
+        return cards
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_load_items, sender=self)
+
+
+def _load_items(sender, **kwargs):  # type: ignore[no-untyped-def]
+    """The shipped item list, when the list is empty (departments come from core's post_migrate first)."""
+    from jianguan.core.models import Department
+    from jianguan.inspections.services import items_load_defaults
+
+    if Department.objects.exists():
+        items_load_defaults(only_if_empty=True)

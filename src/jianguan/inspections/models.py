@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +14,7 @@ from jianguan.registry.models import Entity
 RISK_CLASSES = ("A", "B", "C", "D")
 
 
-def _ratio_field(label: str, **kwargs: object) -> models.DecimalField:
+def _ratio_field(label: Any, **kwargs: Any) -> models.DecimalField:
     return models.DecimalField(label, max_digits=6, decimal_places=4, **kwargs)  # type: ignore[arg-type]
 
 
@@ -92,6 +94,9 @@ class InspectorConflict(models.Model):
         verbose_name_plural = _("回避申报")
         constraints = [models.UniqueConstraint(fields=["inspector", "entity"], name="unique_inspector_conflict")]
 
+    def __str__(self) -> str:
+        return f"{self.inspector_id}:{self.entity_id}"
+
 
 class InspectionPlan(models.Model):
     """An annual random-inspection plan of a unit; after the commitment it can only be superseded."""
@@ -144,7 +149,7 @@ class InspectionPlan(models.Model):
     seed = models.CharField(_("种子"), max_length=64, blank=True)
     drawn_at = models.DateTimeField(_("抽取时间"), null=True, blank=True)
     draw_json = models.TextField(_("抽取结果（draw.json）"), blank=True)
-    selections_count = models.PositiveIntegerField(_("抽中（事项×主体）"), default=0)
+    selections_count = models.PositiveIntegerField(_("抽中（事项x主体）"), default=0)
     visits_count = models.PositiveIntegerField(_("合并后检查次数"), default=0)
     visits_saved = models.PositiveIntegerField(_("合并节省次数"), default=0)
     assignment_error = models.JSONField(_("分配失败"), default=dict, blank=True)
@@ -198,7 +203,7 @@ class InspectionTask(models.Model):
 
 
 class DrawStratum(models.Model):
-    """A stratum of a frozen plan: task/item × risk class × county (or the A-class control slice)."""
+    """A stratum of a frozen plan: task/item x risk class x county (or the A-class control slice)."""
 
     plan = models.ForeignKey(InspectionPlan, models.CASCADE, related_name="strata")
     key = models.CharField(_("分层"), max_length=120)
@@ -217,6 +222,9 @@ class DrawStratum(models.Model):
         ordering = ["plan", "key"]
         constraints = [models.UniqueConstraint(fields=["plan", "key"], name="unique_stratum_key")]
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class DrawSelection(models.Model):
     """An entity drawn in a stratum (after replacing deregistered entities by alternates)."""
@@ -232,6 +240,9 @@ class DrawSelection(models.Model):
         verbose_name = _("抽中对象")
         verbose_name_plural = _("抽中对象")
         ordering = ["stratum", "ticket"]
+
+    def __str__(self) -> str:
+        return f"{self.stratum_id}:{self.uscc}"
 
 
 class Visit(models.Model):
@@ -296,6 +307,9 @@ class VisitItem(models.Model):
         ordering = ["visit", "item__code"]
         constraints = [models.UniqueConstraint(fields=["visit", "task", "item"], name="unique_visit_task_item")]
 
+    def __str__(self) -> str:
+        return f"{self.visit_id}:{self.item_id}"
+
 
 class VisitInspector(models.Model):
     """An inspector of the team drawn for a visit."""
@@ -308,6 +322,9 @@ class VisitInspector(models.Model):
         verbose_name = _("检查组成员")
         verbose_name_plural = _("检查组成员")
         constraints = [models.UniqueConstraint(fields=["visit", "inspector"], name="unique_visit_inspector")]
+
+    def __str__(self) -> str:
+        return f"{self.visit_id}:{self.inspector_id}"
 
 
 class AssignmentRejection(models.Model):
@@ -322,6 +339,9 @@ class AssignmentRejection(models.Model):
     class Meta:
         verbose_name = _("未选派记录")
         verbose_name_plural = _("未选派记录")
+
+    def __str__(self) -> str:
+        return f"{self.visit_id}:{self.inspector_id}:{self.constraint}"
 
 
 def evidence_path(instance: Evidence, filename: str) -> str:
@@ -343,3 +363,6 @@ class Evidence(models.Model):
     class Meta:
         verbose_name = _("检查证据")
         verbose_name_plural = _("检查证据")
+
+    def __str__(self) -> str:
+        return self.name

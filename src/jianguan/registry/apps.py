@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,14 +8,40 @@ class RegistryConfig(AppConfig):
     name = "jianguan.registry"
     label = "registry"
     verbose_name = _("市场主体名录")
-    menu: list = []
+    menu: list = [
+        (_("市场主体"), "registry:entity_list", None),
+        (_("导入"), "registry:import_upload", ("admin", "section_head", "leader")),
+    ]
     menu_order = 10
     demo_steps: list[str] = []
+    portal_links = [
+        (_("企业信息查询"), "registry_public:search",
+         _("按企业名称或统一社会信用代码查询登记信息、许可证和年报情况。")),
+    ]
+    # Tabs and public-record sections contributed by other modules are declared on *their* configs.
+    entity_tabs: list[str] = []
+    public_record_sections: list[str] = []
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        import jianguan.registry.export_jobs  # noqa: F401 — registers the "registry.export" job kind
+
         post_migrate.connect(_sync_reference_data, sender=self)
+
+    def home_cards(self, user: Any) -> list[dict[str, Any]]:
+        """Entities in the user's jurisdiction, of which operating (存续), and valid licences."""
+        from django.urls import reverse
+
+        from jianguan.registry.selectors import entity_counts
+
+        counts = entity_counts(user)
+        url = reverse("registry:entity_list")
+        return [
+            {"label": _("市场主体"), "value": counts["entities"], "url": url},
+            {"label": _("存续（在业）主体"), "value": counts["active"], "url": f"{url}?status=active"},
+            {"label": _("有效许可证"), "value": counts["licences"], "url": url},
+        ]
 
 
 def _sync_reference_data(sender, **kwargs):  # type: ignore[no-untyped-def]

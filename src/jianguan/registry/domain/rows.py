@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from jianguan.registry.domain.uscc import validate_uscc
+from jianguan.registry.domain.uscc import ALPHABET, ENTITY_TYPE_NAMES, NATIONAL_DIVISION, validate_uscc
 
 # (Chinese header, field) in template order. The fields are the Entity model's column names.
 ENTITY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -48,7 +48,7 @@ KIND_VALUES: dict[str, str] = {"企业": "enterprise", "个体工商户": "indiv
 # 存续 and 在业 are the same state in the registration system's two vocabularies.
 STATUS_VALUES: dict[str, str] = {"存续": "active", "在业": "active", "歇业": "suspended", "吊销": "revoked",
                                  "注销": "cancelled", "迁出": "moved_out"}
-# USCC positions 1–2 issued by 市场监管 (authority 9) for each kind (GB 32100-2015).
+# USCC positions 1-2 issued by 市场监管 (authority 9) for each kind (GB 32100-2015).
 KIND_BY_USCC_TYPE: dict[str, str] = {"91": "enterprise", "92": "individual", "93": "cooperative"}
 KIND_LABEL: dict[str, str] = {v: k for k, v in KIND_VALUES.items()}
 
@@ -81,14 +81,14 @@ class RowError:
         return [self.row, self.column, self.value, self.reason]
 
 
-class FileProblem(Exception):  # noqa: N818 — it is a problem report, not a programming error
+class FileProblem(Exception):
     """A problem with the file as a whole (encoding, headers, sheet, size); message in Chinese."""
 
 
 def normalize_header(text: Any) -> str:
     """Header text compared loosely: no spaces, half-width brackets read as full-width, no asterisk marks."""
     s = "" if text is None else str(text)
-    s = s.replace("(", "（").replace(")", "）").replace("*", "").replace("＊", "")
+    s = s.replace("(", "（").replace(")", "）").replace("*", "").replace("\uff0a", "")
     return "".join(s.split())
 
 
@@ -102,8 +102,8 @@ def map_headers(cells: Sequence[Any], columns: Sequence[tuple[str, str]] = ENTIT
         if field is None:
             continue
         if field in found:
-            raise FileProblem(f"表头“{dict((f, h) for h, f in columns)[field]}”出现了两次（第 {found[field] + 1} 列和第 "
-                              f"{i + 1} 列），请删除重复的列")
+            header = dict((f, h) for h, f in columns)[field]
+            raise FileProblem(f"表头“{header}”出现了两次（第 {found[field] + 1} 列和第 {i + 1} 列），请删除重复的列")
         found[field] = i
     missing = [h for h, f in columns if f in required and f not in found]
     if missing:
@@ -199,11 +199,42 @@ class DivisionRef:
     note: str = ""
 
 
+# Fast acceptance of a well-formed USCC (the common case in a large file). It accepts exactly the codes for which
+# validate_uscc reports no problem (tests/registry/test_rows.py checks the two agree); anything it does not accept
+# goes through validate_uscc, which explains what is wrong.
+_USCC_VALUE = {c: i for i, c in enumerate(ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_ORG_VALUE = {c: (ord(c) - 48 if c.isdigit() else ord(c) - 55) for c in ALPHABET}
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_USCC_TYPES = frozenset(a + t for a, t in ENTITY_TYPE_NAMES)
+
+
+def uscc_quick_valid(code: str, division_exists: Callable[[str], bool]) -> bool:
+    """True only for a code that validate_uscc accepts (same rules, one pass, no messages)."""
+    if len(code) != 18 or code[:2] not in _USCC_TYPES:
+        return False
+    value = _USCC_VALUE
+    try:
+        total = sum(value[c] * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
+        org = sum(_ORG_VALUE[c] * w for c, w in zip(code[8:16], _ORG_WEIGHTS, strict=True))
+    except KeyError:
+        return False
+    if ALPHABET[(31 - total) % 31] != code[17]:
+        return False
+    c9 = 11 - org % 11
+    if code[16] != ("X" if c9 == 10 else "0" if c9 == 11 else str(c9)):
+        return False
+    division = code[2:8]
+    if not (division.isdigit() and division.isascii()):
+        return False
+    return division == NATIONAL_DIVISION or division_exists(division)
+
+
 class EntityRowValidator:
     """Turns one raw row into the Entity column values, or into the list of its problems.
 
     ``divisions``: division code → DivisionRef for the 行政区划代码 column (a stored Division is required);
-    ``uscc_division_exists``: the lookup for positions 3–8 of the USCC (historical codes accepted);
+    ``uscc_division_exists``: the lookup for positions 3-8 of the USCC (historical codes accepted);
     ``industries``: industry code → level; ``in_scope``: whether the importer's jurisdiction covers a division;
     ``today``: dates after it are rejected.
     """
@@ -212,176 +243,333 @@ class EntityRowValidator:
                  industries: Mapping[str, str], in_scope: Callable[[str], bool], today: dt.date,
                  headers: Mapping[str, int]) -> None:
         self.divisions = divisions
-        self.uscc_division_exists = uscc_division_exists
         self.industries = industries
         self.in_scope = in_scope
         self.today = today
+        self.today_iso = today.isoformat()
         self.headers = headers
-        self._scope_cache: dict[str, bool] = {}
-        self._date_cache: dict[Any, dt.date | None | str] = {}
-        self._cols = [(f, headers.get(f)) for f in ENTITY_FIELDS]
+        self._uscc_div_cache: dict[str, bool] = {}
+        self._uscc_div = uscc_division_exists
+        self._division_cache: dict[str, str | None] = {}   # code → reason, or None when fine
+        self._date_cache: dict[str, str] = {}              # text → ISO date, or "!reason"
+        self._cols = tuple(headers.get(f, -1) for f in ENTITY_FIELDS)
+        self._width = max(self._cols) + 1
+
+    def _uscc_division_exists(self, code: str) -> bool:
+        hit = self._uscc_div_cache.get(code)
+        if hit is None:
+            hit = self._uscc_div_cache[code] = bool(self._uscc_div(code))
+        return hit
+
+    def _division_problem(self, d: str) -> str | None:
+        if d in self._division_cache:
+            return self._division_cache[d]
+        ref = self.divisions.get(d)
+        if len(d) != 6 or not d.isdigit():
+            reason: str | None = "应为 6 位数字的行政区划代码（GB/T 2260）"
+        elif ref is None:
+            reason = "行政区划代码不存在"
+        elif not ref.current:
+            reason = "该行政区划代码已停用" + (f"（{ref.note}）" if ref.note else "") + "，请填写现行代码"
+        elif not self.in_scope(d):
+            reason = "不在本单位管辖范围内"
+        else:
+            reason = None
+        if len(self._division_cache) < 10_000:
+            self._division_cache[d] = reason
+        return reason
+
+    def _date(self, v: Any) -> str | None:
+        """ISO date, None for empty, or "!reason"."""
+        if isinstance(v, str):
+            hit = self._date_cache.get(v)
+            if hit is not None:
+                return hit
+        try:
+            parsed = parse_date(v)
+        except ValueError as exc:
+            out: str | None = "!" + str(exc)
+        else:
+            if parsed is None:
+                return None
+            iso = parsed.isoformat()
+            if iso > self.today_iso:
+                out = f"!日期晚于今天（{self.today_iso}）"
+            elif parsed < EARLIEST_DATE:
+                out = "!日期早于 1949-10-01"
+            else:
+                out = iso
+        if isinstance(v, str) and len(self._date_cache) < 100_000:
+            self._date_cache[v] = out  # type: ignore[assignment]
+        return out
 
     def check(self, rowno: int, cells: Sequence[Any]) -> tuple[tuple[Any, ...] | None, list[RowError]]:
         """(values in ENTITY_FIELDS order with dates as ISO text and capital as text, []) or (None, errors)."""
         errors: list[RowError] = []
-        raw: dict[str, Any] = {}
         n = len(cells)
-        for field, idx in self._cols:
-            v = cells[idx] if idx is not None and idx < n else None
-            if isinstance(v, str):
-                v = v.strip()
-                if v == "":
-                    v = None
-                elif v[0] == "=" and len(v) > 1:
-                    errors.append(RowError(rowno, HEADER_OF[field], v, "单元格是公式，请复制后“选择性粘贴为数值”再导入"))
-                    v = None
-            raw[field] = v
-
-        def err(field: str, reason: str, value: Any = None) -> None:
-            errors.append(RowError(rowno, HEADER_OF[field], cell_text(raw[field] if value is None else value),
-                                   reason))
-
-        for field in REQUIRED_FIELDS:
-            if raw[field] is None and not any(e.column == HEADER_OF[field] for e in errors):
-                err(field, "必填项为空")
-
-        out: dict[str, Any] = {}
-        for field in ("name", "subtype", "registration_authority", "street", "road", "house_number", "address",
-                      "legal_representative", "business_scope"):
-            v = raw[field]
+        raw: list[Any] = []
+        for i, idx in enumerate(self._cols):
+            v = cells[idx] if 0 <= idx < n else None
             if v is None:
-                out[field] = ""
+                raw.append(None)
                 continue
-            s = cell_text(v)
-            if len(s) > MAX_LENGTHS[field]:
-                err(field, f"超过 {MAX_LENGTHS[field]} 个字符（实际 {len(s)} 个）")
-            out[field] = s
-
-        # 统一社会信用代码
-        code = raw["uscc"]
-        if code is not None:
-            text = cell_text(code)
-            problems = validate_uscc(text, self.uscc_division_exists)
-            if problems:
-                err("uscc", "；".join(p.message for p in problems), text)
-            else:
-                out["uscc"] = "".join(c.upper() if "a" <= c <= "z" else c for c in text.strip())
-
-        # 主体类型, checked against USCC positions 1–2
-        kind = raw["kind"]
-        if kind is not None:
-            k = KIND_VALUES.get(cell_text(kind))
-            if k is None:
-                err("kind", "应为 企业、个体工商户 或 农民专业合作社")
-            else:
-                out["kind"] = k
-                code_ok = out.get("uscc")
-                if code_ok:
-                    expected = KIND_BY_USCC_TYPE.get(code_ok[:2])
-                    if expected is None:
-                        err("uscc", f"第 1–2 位“{code_ok[:2]}”不是市场监管部门登记的市场主体"
-                                    "（企业 91、个体工商户 92、农民专业合作社 93）", code_ok)
-                    elif expected != k:
-                        err("kind", f"与统一社会信用代码第 1–2 位“{code_ok[:2]}”（{KIND_LABEL[expected]}）不一致")
-
-        status = raw["status"]
-        if status is not None:
-            s = STATUS_VALUES.get(cell_text(status))
-            if s is None:
-                err("status", "应为 存续、在业、歇业、吊销、注销 或 迁出")
-            else:
-                out["status"] = s
-
-        # 行政区划代码: a stored, current division within the importer's jurisdiction
-        div = raw["division_id"]
-        if div is not None:
-            d = cell_text(div)
-            ref = self.divisions.get(d)
-            if len(d) != 6 or not d.isdigit():
-                err("division_id", "应为 6 位数字的行政区划代码（GB/T 2260）")
-            elif ref is None:
-                err("division_id", "行政区划代码不存在")
-            elif not ref.current:
-                err("division_id", "该行政区划代码已停用" + (f"（{ref.note}）" if ref.note else "") + "，请填写现行代码")
-            else:
-                covered = self._scope_cache.get(d)
-                if covered is None:
-                    covered = self._scope_cache[d] = self.in_scope(d)
-                if not covered:
-                    err("division_id", "不在本单位管辖范围内")
+            if v.__class__ is not str:
+                if isinstance(v, str):
+                    v = str(v)
                 else:
-                    out["division_id"] = d
+                    raw.append(v)
+                    continue
+            v = v.strip()
+            if not v:
+                v = None
+            elif v[0] == "=" and len(v) > 1:
+                errors.append(RowError(rowno, ENTITY_HEADERS[i], v, "单元格是公式，请复制后“选择性粘贴为数值”再导入"))
+                v = None
+            raw.append(v)
+        uscc, kind, status, status_date, division = raw[0], raw[2], raw[4], raw[5], raw[7]
+        industry, established_on, capital, phone = raw[12], raw[13], raw[14], raw[17]
+
+        def err(field: str, reason: str, value: Any) -> None:
+            errors.append(RowError(rowno, HEADER_OF[field], cell_text(value), reason))
+
+        for i in _REQUIRED_INDEXES:
+            if raw[i] is None and not any(e.column == ENTITY_HEADERS[i] for e in errors):
+                errors.append(RowError(rowno, ENTITY_HEADERS[i], "", "必填项为空"))
+
+        texts: list[str] = []
+        for i in _TEXT_INDEXES:
+            v = raw[i]
+            if v is None:
+                texts.append("")
+                continue
+            s = v if v.__class__ is str else cell_text(v)
+            limit = _TEXT_LIMITS[i]
+            if len(s) > limit:
+                err(ENTITY_FIELDS[i], f"超过 {limit} 个字符（实际 {len(s)} 个）", s)
+            texts.append(s)
+
+        code = None
+        if isinstance(uscc, (int, float)) and not isinstance(uscc, bool):
+            err("uscc", "统一社会信用代码被 Excel 存成了数字，末尾几位已丢失；请把该列设为文本格式后重新填写", uscc)
+        elif uscc is not None:
+            text = uscc if uscc.__class__ is str else cell_text(uscc)
+            if uscc_quick_valid(text, self._uscc_division_exists):
+                code = text
+            else:
+                norm = "".join(c.upper() if "a" <= c <= "z" else c for c in text)
+                problems = validate_uscc(norm, self._uscc_division_exists)
+                if problems:
+                    err("uscc", "；".join(p.message for p in problems), text)
+                else:
+                    code = norm
+
+        kind_code = None
+        if kind is not None:
+            kind_code = KIND_VALUES.get(kind if kind.__class__ is str else cell_text(kind))
+            if kind_code is None:
+                err("kind", "应为 企业、个体工商户 或 农民专业合作社", kind)
+            elif code is not None:
+                expected = KIND_BY_USCC_TYPE.get(code[:2])
+                if expected is None:
+                    err("uscc", f"前两位“{code[:2]}”不是市场监管部门登记的市场主体"
+                                "（企业 91、个体工商户 92、农民专业合作社 93）", code)
+                elif expected != kind_code:
+                    err("kind", f"与统一社会信用代码前两位“{code[:2]}”（{KIND_LABEL[expected]}）不一致", kind)
+
+        status_code = None
+        if status is not None:
+            status_code = STATUS_VALUES.get(status if status.__class__ is str else cell_text(status))
+            if status_code is None:
+                err("status", "应为 存续、在业、歇业、吊销、注销 或 迁出", status)
+
+        division_code = None
+        if division is not None:
+            d = division if division.__class__ is str else cell_text(division)
+            reason = self._division_problem(d)
+            if reason:
+                err("division_id", reason, d)
+            else:
+                division_code = d
 
         # 行业代码: a GB/T 4754 class (4 digits). A number cell lost its leading zero: 111 is 0111.
-        ind = raw["industry_id"]
-        if ind is not None:
-            if isinstance(ind, (int, float)) and not isinstance(ind, bool) and float(ind).is_integer():
-                code4 = f"{int(ind):04d}"
+        industry_code = None
+        if industry is not None:
+            if industry.__class__ is str:
+                code4 = industry.upper()
+            elif isinstance(industry, (int, float)) and not isinstance(industry, bool) and \
+                    float(industry).is_integer():
+                code4 = f"{int(industry):04d}"
             else:
-                code4 = cell_text(ind).upper()
+                code4 = cell_text(industry)
             level = self.industries.get(code4)
             if level is None:
-                err("industry_id", "行业代码不存在（GB/T 4754-2017）")
+                err("industry_id", "行业代码不存在（GB/T 4754-2017）", industry)
             elif level != "class":
-                err("industry_id", "行业代码须细化到小类（4 位数字）")
+                err("industry_id", "行业代码须细化到小类（4 位数字）", industry)
             else:
-                out["industry_id"] = code4
+                industry_code = code4
 
-        for field in ("established_on", "status_date"):
-            v = raw[field]
-            if v is None:
-                out[field] = None
-                continue
+        est = sd = None
+        if established_on is not None:
+            est = self._date(established_on)
+            if est and est[0] == "!":
+                err("established_on", est[1:], established_on)
+                est = None
+        if status_date is not None:
+            sd = self._date(status_date)
+            if sd and sd[0] == "!":
+                err("status_date", sd[1:], status_date)
+                sd = None
+            elif sd and est and sd < est:
+                err("status_date", f"状态日期早于成立日期（{est}）", status_date)
+
+        cap_text = None
+        if capital is not None:
             try:
-                key = v if not isinstance(v, dt.date) else None
-                cached = self._date_cache.get(key) if key is not None else None
-                if cached is None:
-                    parsed = parse_date(v)
-                    if key is not None and len(self._date_cache) < 50_000:
-                        self._date_cache[key] = parsed
-                else:
-                    parsed = cached  # type: ignore[assignment]
+                cap = parse_decimal(capital)
             except ValueError as exc:
-                err(field, str(exc))
-                continue
-            if parsed is not None and parsed > self.today:
-                err(field, f"日期晚于今天（{self.today.isoformat()}）")
-            elif parsed is not None and parsed < EARLIEST_DATE:
-                err(field, "日期早于 1949-10-01")
+                err("registered_capital", str(exc), capital)
             else:
-                out[field] = parsed.isoformat() if parsed is not None else None
-        est, sd = out.get("established_on"), out.get("status_date")
-        if est and sd and sd < est:
-            err("status_date", f"状态日期早于成立日期（{est}）")
+                if cap is None:
+                    pass
+                elif cap < 0:
+                    err("registered_capital", "注册资本不能为负数", capital)
+                elif cap > CAPITAL_MAX:
+                    err("registered_capital", "数值过大", capital)
+                elif cap != cap.quantize(_CENT):
+                    err("registered_capital", "最多保留 2 位小数", capital)
+                else:
+                    cap_text = str(cap.quantize(_CENT))
 
-        try:
-            cap = parse_decimal(raw["registered_capital"])
-        except ValueError as exc:
-            err("registered_capital", str(exc))
-        else:
-            if cap is None:
-                out["registered_capital"] = None
-            elif cap < 0:
-                err("registered_capital", "注册资本不能为负数")
-            elif cap > CAPITAL_MAX:
-                err("registered_capital", "数值过大")
-            elif cap != cap.quantize(Decimal("0.01")):
-                err("registered_capital", "最多保留 2 位小数")
-            else:
-                out["registered_capital"] = str(cap.quantize(Decimal("0.01")))
-
-        phone = raw["phone"]
-        if phone is None:
-            out["phone"] = ""
-        else:
-            p = cell_text(phone)
+        phone_text = ""
+        if phone is not None:
+            p = phone if phone.__class__ is str else cell_text(phone)
             if not _PHONE_RE.match(p):
-                err("phone", "联系电话只能包含数字和 + - ( ) 空格")
+                err("phone", "联系电话只能包含数字和 + - ( ) 空格", p)
             elif len(p) > MAX_LENGTHS["phone"]:
-                err("phone", f"超过 {MAX_LENGTHS['phone']} 个字符")
+                err("phone", f"超过 {MAX_LENGTHS['phone']} 个字符", p)
             else:
-                out["phone"] = p
+                phone_text = p
 
         if errors:
             return None, errors
-        return tuple(out[f] for f in ENTITY_FIELDS), []
+        (t_name, t_subtype, t_authority, t_street, t_road, t_house, t_address, t_legal, t_scope) = texts
+        return (code, t_name, kind_code, t_subtype, status_code, sd, t_authority, division_code, t_street, t_road,
+                t_house, t_address, industry_code, est, cap_text, t_legal, t_scope, phone_text), []
+
+
+_CENT = Decimal("0.01")
+_REQUIRED_INDEXES = tuple(i for i, f in enumerate(ENTITY_FIELDS) if f in REQUIRED_FIELDS)
+_TEXT_FIELDS = ("name", "subtype", "registration_authority", "street", "road", "house_number", "address",
+                "legal_representative", "business_scope")
+_TEXT_INDEXES = tuple(ENTITY_FIELDS.index(f) for f in _TEXT_FIELDS)
+_TEXT_LIMITS = {ENTITY_FIELDS.index(f): MAX_LENGTHS[f] for f in _TEXT_FIELDS}
+assert ENTITY_FIELDS == ("uscc", "name", "kind", "subtype", "status", "status_date", "registration_authority",
+                         "division_id", "street", "road", "house_number", "address", "industry_id", "established_on",
+                         "registered_capital", "legal_representative", "business_scope", "phone")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the optional 许可证 sheet (or CSV): one licence per row, tied to an entity by its USCC
+
+LICENCE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("统一社会信用代码", "uscc"),
+    ("许可证类型", "type"),
+    ("许可证编号", "number"),
+    ("发证机关", "issuer"),
+    ("有效期自", "valid_from"),
+    ("有效期至", "valid_to"),
+    ("状态", "status"),
+)
+LICENCE_HEADERS: tuple[str, ...] = tuple(h for h, _ in LICENCE_COLUMNS)
+LICENCE_FIELDS: tuple[str, ...] = tuple(f for _, f in LICENCE_COLUMNS)
+LICENCE_REQUIRED = frozenset({"uscc", "type", "number", "issuer", "valid_from"})
+LICENCE_SHEET = "许可证"
+# Chinese names as in registry.models.Licence.Type / Licence.Status.
+LICENCE_TYPES: dict[str, str] = {"食品经营许可证": "food_business", "食品生产许可证": "food_production",
+                                 "特种设备使用登记证": "special_equipment", "药品经营许可证": "drug_business",
+                                 "医疗器械经营许可证": "medical_device", "工业产品生产许可证": "industrial_product"}
+LICENCE_STATUSES: dict[str, str] = {"有效": "valid", "已过期": "expired", "过期": "expired", "已吊销": "revoked",
+                                    "吊销": "revoked", "已注销": "cancelled", "注销": "cancelled"}
+
+
+def licence_column(field: str) -> str:
+    """Column name in the report, marked as belonging to the licence sheet."""
+    return f"【{LICENCE_SHEET}】{dict((f, h) for h, f in LICENCE_COLUMNS)[field]}"
+
+
+class LicenceRowValidator:
+    """One licence row → (uscc, type, number, issuer, valid_from, valid_to, status) or its problems.
+
+    Whether the entity exists and whether the number belongs to someone else is the importer's business.
+    """
+
+    def __init__(self, *, uscc_division_exists: Callable[[str], bool], headers: Mapping[str, int]) -> None:
+        self._cols = tuple(headers.get(f, -1) for f in LICENCE_FIELDS)
+        self._uscc_div = uscc_division_exists
+
+    def check(self, rowno: int, cells: Sequence[Any]) -> tuple[tuple[Any, ...] | None, list[RowError]]:
+        errors: list[RowError] = []
+        n = len(cells)
+        raw: dict[str, Any] = {}
+        for field, idx in zip(LICENCE_FIELDS, self._cols, strict=True):
+            v = cells[idx] if 0 <= idx < n else None
+            if isinstance(v, str):
+                v = v.strip() or None
+                if v is not None and v[0] == "=" and len(v) > 1:
+                    errors.append(RowError(rowno, licence_column(field), v,
+                                           "单元格是公式，请复制后“选择性粘贴为数值”再导入"))
+                    v = None
+            raw[field] = v
+
+        def err(field: str, reason: str) -> None:
+            errors.append(RowError(rowno, licence_column(field), cell_text(raw[field]), reason))
+
+        for field in LICENCE_FIELDS:
+            if field in LICENCE_REQUIRED and raw[field] is None and \
+                    not any(e.column == licence_column(field) for e in errors):
+                err(field, "必填项为空")
+        out: dict[str, Any] = {}
+        if raw["uscc"] is not None:
+            text = cell_text(raw["uscc"])
+            norm = "".join(c.upper() if "a" <= c <= "z" else c for c in text)
+            if uscc_quick_valid(norm, self._uscc_div):
+                out["uscc"] = norm
+            else:
+                problems = validate_uscc(norm, self._uscc_div)
+                if problems:
+                    err("uscc", "；".join(p.message for p in problems))
+                else:
+                    out["uscc"] = norm
+        if raw["type"] is not None:
+            t = LICENCE_TYPES.get(cell_text(raw["type"]))
+            if t is None:
+                err("type", "应为 " + "、".join(LICENCE_TYPES))
+            out["type"] = t
+        for field, limit in (("number", 64), ("issuer", 100)):
+            s = cell_text(raw[field]) if raw[field] is not None else ""
+            if len(s) > limit:
+                err(field, f"超过 {limit} 个字符（实际 {len(s)} 个）")
+            out[field] = s
+        for field in ("valid_from", "valid_to"):
+            try:
+                d = parse_date(raw[field])
+            except ValueError as exc:
+                err(field, str(exc))
+                d = None
+            else:
+                if d is not None and d < EARLIEST_DATE:
+                    err(field, "日期早于 1949-10-01")
+            out[field] = d.isoformat() if d is not None else None
+        if out["valid_from"] and out["valid_to"] and out["valid_to"] < out["valid_from"]:
+            err("valid_to", f"有效期至早于有效期自（{out['valid_from']}）")
+        if raw["status"] is None:
+            out["status"] = "valid"
+        else:
+            st = LICENCE_STATUSES.get(cell_text(raw["status"]))
+            if st is None:
+                err("status", "应为 有效、已过期、已吊销 或 已注销")
+            out["status"] = st
+        if errors:
+            return None, errors
+        return tuple(out[f] for f in LICENCE_FIELDS), []

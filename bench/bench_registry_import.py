@@ -1,0 +1,185 @@
+"""Benchmark of the registry import: validate + upsert N rows (default 1,000,000) on SQLite or PostgreSQL.
+
+    python bench/bench_registry_import.py --rows 1000000 --db sqlite
+    python bench/bench_registry_import.py --rows 1000000 --db postgresql \
+        --database-url postgresql://postgres@127.0.0.1:5432/registry_bench
+    python bench/bench_registry_import.py --rows 100000 --format xlsx
+    python bench/bench_registry_import.py --rows 1000000 --data /tmp/registry_1000000.csv   # reuse a kept file
+
+The test file is generated with valid USCCs (``make_uscc``; deterministic seed), spread over Shandong's current
+county-level divisions, GB/T 4754 classes and the three entity kinds. Each run starts from an empty registry
+table (fresh SQLite file / fresh PostgreSQL database) and imports the file twice: ``create`` (every row new) and
+``reimport`` (every row compared, none changed). Peak RSS is sampled with psutil every 50 ms during the import.
+Prints lines ``registry_import.<phase> key=value ...``; the target is ≥ 20,000 rows/s and ≤ 1.5 GB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "src"))
+
+SEED = 20261122
+
+
+def generate(path: Path, rows: int, fmt: str) -> None:
+    from jianguan.core.domain.divisions import load_divisions
+    from jianguan.registry.domain.industries import load_industries
+    from jianguan.registry.domain.rows import ENTITY_HEADERS
+    from jianguan.registry.domain.uscc import ALPHABET, make_uscc
+
+    rng = random.Random(SEED)
+    divisions = [d.code for d in load_divisions().values() if d.current and d.level == "county" and
+                 d.code.startswith("37")]
+    industries = [i.code for i in load_industries().values() if i.level == "class"]
+    kinds = [("1", "企业", "有限责任公司"), ("2", "个体工商户", ""), ("3", "农民专业合作社", "")]
+    statuses = ["存续", "存续", "存续", "在业", "歇业", "吊销", "注销", "迁出"]
+    base = dt.date(1990, 1, 1).toordinal()
+    n_alpha = len(ALPHABET)
+
+    def body(n: int) -> str:
+        out = []
+        for _ in range(8):
+            n, r = divmod(n, n_alpha)
+            out.append(ALPHABET[r])
+        return "".join(reversed(out))
+
+    def records():
+        for i in range(rows):
+            div = divisions[i % len(divisions)]
+            kt, kind, subtype = kinds[0] if i % 10 < 6 else kinds[1] if i % 10 < 9 else kinds[2]
+            est = dt.date.fromordinal(base + rng.randrange(12_000))
+            status = statuses[i % len(statuses)]
+            yield [make_uscc("9", kt, div, body(i * 7 + 12345)), f"测试市场主体{i}号", kind, subtype, status,
+                   (est + dt.timedelta(days=400)).isoformat() if status not in ("存续", "在业") else "",
+                   f"{div}市场监督管理局", div, "某某街道", "人民路", f"{i % 300 + 1}号",
+                   f"山东省某市某区人民路{i % 300 + 1}号", rng.choice(industries), est.isoformat(),
+                   f"{rng.randrange(1, 100000)}.{rng.randrange(100):02d}" if kt == "1" else "", f"张{i % 1000}",
+                   "日用百货销售；预包装食品销售", f"1380631{i % 10000:04d}"]
+
+    if fmt == "csv":
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(ENTITY_HEADERS)
+            w.writerows(records())
+    else:
+        import xlsxwriter
+
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        ws = wb.add_worksheet("市场主体")
+        ws.write_row(0, 0, ENTITY_HEADERS)
+        for r, rec in enumerate(records(), 1):
+            for c, v in enumerate(rec):
+                if v:
+                    ws.write_string(r, c, v)
+        wb.close()
+
+
+class PeakRss:
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.peak = self.proc.memory_info().rss
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def run(args: argparse.Namespace) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    from jianguan.registry.importer import run_import
+    from jianguan.registry.models import Entity
+
+    path = Path(args.file)
+    rows = args.rows
+    for phase in ("create", "reimport"):
+        with PeakRss() as rss:
+            began, cpu = time.perf_counter(), time.process_time()
+            result = run_import(path, today=dt.date(2026, 11, 22), max_bytes=2**40)
+            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+        assert result.ok, (result.file_problem, result.errors[:5])
+        print(f"registry_import.{phase} db={connection.vendor} format={args.format} rows={rows} "
+              f"seconds={seconds:.1f} rows_per_s={rows / seconds:.0f} cpu_s={cpu:.1f} "
+              f"rows_per_cpu_s={rows / cpu:.0f} load1={os.getloadavg()[0]:.1f} peak_rss_mb={rss.peak / 2**20:.0f} "
+              f"created={result.created} updated={result.updated} unchanged={result.unchanged} "
+              f"entities={Entity.objects.count()}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/registry_bench")
+    ap.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    ap.add_argument("--file", help=argparse.SUPPRESS)
+    ap.add_argument("--keep", action="store_true", help="keep the generated file and database")
+    ap.add_argument("--data", help="use this previously generated file instead of generating one")
+    args = ap.parse_args()
+    if args.file:  # child process: import only, so its peak RSS does not include the generator
+        run(args)
+        return
+    work = Path(tempfile.mkdtemp(prefix="bench_registry_import_"))
+    if args.data:  # a file generated by an earlier run (--keep), to skip the generation
+        data = Path(args.data)
+        args.keep = True
+    else:
+        data = work / f"registry_{args.rows}.{args.format}"
+        began = time.perf_counter()
+        generate(data, args.rows, args.format)
+        print(f"registry_import.generate rows={args.rows} format={args.format} "
+              f"bytes={data.stat().st_size} seconds={time.perf_counter() - began:.1f}", flush=True)
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="jianguan.settings", JIANGUAN_VAR_DIR=str(work),
+               JIANGUAN_DEBUG="0")
+    if args.db == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    else:
+        dbname = args.database_url.rsplit("/", 1)[1]
+        admin = args.database_url.rsplit("/", 1)[0] + "/postgres"
+        import psycopg
+
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        env["DATABASE_URL"] = args.database_url
+    try:
+        subprocess.run([sys.executable, __file__, "--file", str(data), "--rows", str(args.rows), "--db", args.db,
+                        "--format", args.format], env=env, check=True)
+    finally:
+        if not args.keep:
+            data.unlink(missing_ok=True)
+            for f in work.glob("bench.sqlite3*"):
+                f.unlink()
+
+
+if __name__ == "__main__":
+    main()

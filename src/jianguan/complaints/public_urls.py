@@ -1,0 +1,9 @@
+from django.urls import path
+
+from jianguan.complaints import public_views
+
+urlpatterns = [
+    path("", public_views.complaint_form, name="form"),
+    path("submitted/<str:tracking_number>/", public_views.submitted, name="submitted"),
+    path("progress/", public_views.progress, name="progress"),
+]

@@ -1,0 +1,107 @@
+"""Reading query results into Polars and writing frames back, in bulk, on SQLite and PostgreSQL.
+
+Both go through Django's own connection, so they see (and take part in) the current transaction.
+PostgreSQL: `COPY (query) TO STDOUT` / `COPY table FROM STDIN` in CSV. SQLite: one cursor, `executemany`.
+Not ADBC for SQLite: its driver bundles a second copy of the SQLite library, and two copies in one process
+break each other's POSIX file locks (sqlite.org/howtocorrupt.html §2.2) — we saw "database disk image is
+malformed" when trying it next to Django's connection.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+from django.db import connection
+
+COPY_CHUNK_ROWS = 500_000
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# SQLite's default page cache is 2 MB; bulk reads and month-sized writes into indexed tables touch far more.
+SQLITE_CACHE_KIB = 262_144
+
+
+def _tune(cursor: Any) -> None:
+    if connection.vendor == "sqlite":
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+
+
+def _conform(frame: pl.DataFrame, schema: Mapping[str, Any]) -> pl.DataFrame:
+    frame.columns = list(schema)
+    return frame.with_columns([
+        (pl.col(c).cast(pl.String).str.to_date() if frame.schema[c] != pl.Date else pl.col(c)) if t == pl.Date
+        else pl.col(c).cast(t) for c, t in schema.items()])
+
+
+def read_frame(sql: str, params: Mapping[str, Any] | Sequence[Any] | None, schema: Mapping[str, Any]) -> pl.DataFrame:
+    """Run a SELECT and return its rows as a DataFrame with the given column names and types."""
+    with connection.cursor() as cursor:
+        if is_postgres():
+            query = cursor.mogrify(sql, params) if params else sql
+            if isinstance(query, bytes):
+                query = query.decode()
+            buf = io.BytesIO()
+            with cursor.cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER false)") as copy:
+                for block in copy:
+                    buf.write(block)
+            if buf.tell() == 0:
+                return pl.DataFrame(schema=dict(schema))
+            buf.seek(0)
+            return pl.read_csv(buf, has_header=False, new_columns=list(schema), schema_overrides=dict(schema),
+                               try_parse_dates=False)
+        _tune(cursor)
+        cursor.execute(sql, params or ())
+        rows = cursor.fetchall()
+    if not rows:
+        return pl.DataFrame(schema=dict(schema))
+    return _conform(pl.DataFrame(rows, schema=list(schema), orient="row"), schema)
+
+
+def replace_rows(table: str, where_sql: str, where_params: Sequence[Any], frame: pl.DataFrame, *,
+                 progress: Callable[[int], None] | None = None) -> int:
+    """Delete the rows matching `where_sql` and append the frame's, in one transaction."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            _tune(cursor)
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)} WHERE {where_sql}", list(where_params))  # noqa: S608
+        return write_frame(table, frame, progress=progress)
+
+
+def write_frame(table: str, frame: pl.DataFrame, *, progress: Callable[[int], None] | None = None) -> int:
+    """Append the frame's rows to `table` (columns named as in the frame). Call inside a transaction."""
+    cols = frame.columns
+    written = 0
+    with connection.cursor() as cursor:
+        if is_postgres():
+            column_list = ", ".join(connection.ops.quote_name(c) for c in cols)
+            copy_sql = f"COPY {connection.ops.quote_name(table)} ({column_list}) FROM STDIN WITH (FORMAT csv)"
+            for offset in range(0, frame.height, COPY_CHUNK_ROWS):
+                chunk = frame.slice(offset, COPY_CHUNK_ROWS)
+                # One COPY per chunk: progress (another statement) cannot run while a COPY is open.
+                with cursor.cursor.copy(copy_sql) as copy:
+                    copy.write(chunk.write_csv(include_header=False, date_format="%Y-%m-%d"))
+                written += chunk.height
+                if progress:
+                    progress(written)
+            return written
+        placeholders = ", ".join(["%s"] * len(cols))
+        column_list = ", ".join(connection.ops.quote_name(c) for c in cols)
+        sql = f"INSERT INTO {connection.ops.quote_name(table)} ({column_list}) VALUES ({placeholders})"  # noqa: S608
+        raw = cursor.cursor  # sqlite3 cursor (Django's wrapper translates %s); skips per-row Python overhead
+        frame = frame.with_columns([pl.col(c).dt.strftime("%Y-%m-%d") for c, t in frame.schema.items()
+                                    if t == pl.Date])
+        for offset in range(0, frame.height, COPY_CHUNK_ROWS):
+            chunk = frame.slice(offset, COPY_CHUNK_ROWS)
+            raw.executemany(sql, chunk.iter_rows())
+            written += chunk.height
+            if progress:
+                progress(written)
+    return written

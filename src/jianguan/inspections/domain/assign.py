@@ -1,0 +1,328 @@
+"""Inspector assignment, step 6 of `jianguan-draw-v1` (docs/draw-protocol.md, "Inspectors").
+
+Pure Python. For each visit, every inspector of a department the visit carries gets a ticket
+`sha256_hex(seed + ":" + task_id + ":" + inspector_id)`; the team is built from the lowest tickets:
+
+1. Visits are processed in ascending `task_id` order (code point order).
+2. Candidates of a visit: the inspectors whose department is one the visit carries and, when the visit
+   names an `area`, whose `area` is a prefix of it. Areas are hierarchical codes: GB/T 2260 division codes
+   with the trailing zeros of the level removed ("371081" a county, "3710" its city, "37" the province, ""
+   anywhere), so a county visit can be staffed by that county's, its city's or the province's inspectors.
+   Others are not considered and not recorded. The cost of a run is proportional to the sum over visits of the
+   number of candidates: every candidate's ticket must be computed to know the lowest.
+3. For each required department in sorted order, the candidates of that department are examined in ticket
+   order; the first eligible one joins the team.
+4. Then, while the team is smaller than `min_team`, the remaining candidates of all required departments are
+   examined in ticket order; each eligible one joins the team.
+5. A candidate is eligible when it passes, checked in this order: `inactive` (status not active),
+   `qualification` (its qualifications ⊇ the item categories its department carries on the visit),
+   `recusal` (declared conflict with the entity), `interval` (it inspected this entity less than
+   `interval_days` days before `today`; assignments made earlier in the same run count as inspections on
+   `today`), `workload` (its count for the period — `workload` plus assignments earlier in the same run —
+   has reached `cap`). Every examined candidate that fails is recorded once per visit with the first
+   constraint it failed.
+6. A visit that cannot be staffed is a Failure. A required department without an eligible candidate:
+   constraint `department` when it has no candidate at all, otherwise the constraint that rejected most of
+   its candidates (ties: the earlier check in rule 5), the message giving the counts per constraint. Fewer
+   than `min_team` eligible in all: `min_team`.
+   If any visit fails, nothing is assigned (`teams == {}`); all visits are still examined so every failure
+   is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from jianguan.inspections.domain.draw import DrawInputError, _check_hex, sha256_hex
+
+CONSTRAINTS = ("inactive", "department", "qualification", "recusal", "interval", "workload")
+
+CONSTRAINT_LABELS = {
+    "inactive": "非在岗",
+    "department": "部门",
+    "qualification": "资质不符",
+    "recusal": "回避",
+    "interval": "检查间隔未满",
+    "workload": "工作量已满",
+    "min_team": "人数不足",
+}
+
+# Order of the checks, used to break ties when naming the constraint that rejected most candidates.
+_CHECK_ORDER = ("inactive", "qualification", "recusal", "interval", "workload")
+
+
+@dataclass(frozen=True)
+class Inspector:
+    """An inspector of the register (执法检查人员名录库) as the assignment sees it."""
+
+    id: str
+    department: str
+    qualifications: frozenset[str]
+    active: bool = True
+    conflicts: frozenset[str] = frozenset()  # usccs the inspector declared a conflict with (recusal)
+    area: str = ""  # jurisdiction: division code without the zeros of its level ("371081", "3710"); "" = anywhere
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One visit to one entity (a joint visit carries the items of several departments)."""
+
+    task_id: str
+    uscc: str
+    needs: Mapping[str, frozenset[str]]  # department -> item categories it carries on this visit
+    area: str = ""  # the county of the entity ("371081"); "" = inspectors of any area
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A candidate examined for a visit and not taken, with the first constraint it failed."""
+
+    task_id: str
+    inspector_id: str
+    constraint: str  # inactive|department|qualification|recusal|interval|workload
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A visit that cannot be staffed: the constraint that failed and a Chinese explanation."""
+
+    task_id: str
+    uscc: str
+    constraint: str
+    message: str
+
+
+@dataclass
+class Assignment:
+    """Teams by task_id (empty when any visit failed), with every rejection and failure."""
+
+    teams: dict[str, tuple[str, ...]]
+    rejections: list[Rejection] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+_Member = tuple[bytes, Inspector]  # (inspector id as UTF-8, inspector)
+
+
+class _Pool:
+    """The inspectors of one department, with the candidates of each visit area computed once."""
+
+    def __init__(self, members: list[_Member]) -> None:
+        self.members = members
+        self.by_area: dict[str, list[_Member]] = {}
+        for member in members:
+            self.by_area.setdefault(member[1].area, []).append(member)
+        self.cache: dict[str, list[_Member]] = {"": members}
+
+    def candidates(self, area: str) -> list[_Member]:
+        """Members whose area is a prefix of `area` (their own area, a wider one, or none)."""
+        found = self.cache.get(area)
+        if found is None:
+            found = [m for k in range(len(area) + 1) for m in self.by_area.get(area[:k], ())]
+            self.cache[area] = found
+        return found
+
+
+def inspector_ticket(seed: str, task_id: str, inspector_id: str) -> str:
+    """The inspector's ticket for a visit: sha256_hex(seed + ":" + task_id + ":" + inspector_id)."""
+    return sha256_hex(seed + ":" + task_id + ":" + inspector_id)
+
+
+def _describe(counts: Counter[str]) -> str:
+    return "、".join(f"{CONSTRAINT_LABELS[c]} {counts[c]} 人" for c in _CHECK_ORDER if counts[c])
+
+
+def assign_inspectors(
+    seed: str,
+    visits: Sequence[Visit],
+    inspectors: Sequence[Inspector],
+    *,
+    recent: Mapping[tuple[str, str], date] = {},
+    interval_days: int,
+    today: date,
+    workload: Mapping[str, int] = {},
+    cap: int,
+    min_team: int = 2,
+) -> Assignment:
+    """Staff every visit with the lowest-ticket eligible team (rule in the module docstring).
+
+    `recent`: (inspector_id, uscc) -> date of that inspector's last inspection of that entity.
+    `workload`: inspector_id -> inspections already assigned in the current period.
+    """
+    _check_hex("seed", seed)
+    if isinstance(min_team, bool) or not isinstance(min_team, int) or min_team < 2:
+        raise DrawInputError(f"检查组至少需要 2 名检查人员（a team needs at least 2 inspectors）：{min_team!r}")
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise DrawInputError(f"工作量上限必须是正整数（the workload cap must be a positive integer）：{cap!r}")
+    if isinstance(interval_days, bool) or not isinstance(interval_days, int) or interval_days < 0:
+        raise DrawInputError(
+            f"检查间隔必须是非负整数天数（the interval must be a whole number of days）：{interval_days!r}"
+        )
+
+    by_department: dict[str, list[tuple[bytes, Inspector]]] = {}
+    seen_ids: set[str] = set()
+    for inspector in inspectors:
+        if inspector.id in seen_ids:
+            raise DrawInputError(f"检查人员 {inspector.id} 重复（duplicate inspector {inspector.id}）")
+        seen_ids.add(inspector.id)
+        by_department.setdefault(inspector.department, []).append((inspector.id.encode("utf-8"), inspector))
+    pools = {department: _Pool(members) for department, members in by_department.items()}
+    empty_pool = _Pool([])
+
+    ordered = sorted(visits, key=lambda v: v.task_id)
+    task_ids = [v.task_id for v in ordered]
+    if len(set(task_ids)) != len(task_ids):
+        duplicate = next(a for a, b in itertools.pairwise(task_ids) if a == b)
+        raise DrawInputError(f"检查任务编号 {duplicate} 重复（duplicate task_id {duplicate}）")
+
+    run = _Run(recent=recent, interval_days=interval_days, today=today, workload=workload, cap=cap)
+    teams: dict[str, tuple[str, ...]] = {}
+    failures: list[Failure] = []
+    for visit in ordered:
+        if not visit.needs:
+            raise DrawInputError(
+                f"检查任务 {visit.task_id} 没有任何部门的事项（visit {visit.task_id} carries no items）"
+            )
+        copy = hashlib.sha256(f"{seed}:{visit.task_id}:".encode()).copy  # hot loop: hash the prefix once
+        departments = sorted(visit.needs)
+        tickets_by_department: dict[str, dict[str, Inspector]] = {}
+        for department in departments:
+            members = pools.get(department, empty_pool).candidates(visit.area)
+            tickets: dict[str, Inspector] = {}
+            for id_bytes, inspector in members:
+                state = copy()
+                state.update(id_bytes)
+                tickets[state.hexdigest()] = inspector
+            tickets_by_department[department] = tickets
+        team, failed = run.staff(visit, departments, tickets_by_department, min_team)
+        if failed is not None:
+            failures.append(failed)
+            continue
+        run.record(visit, team)
+        teams[visit.task_id] = tuple(team)
+
+    if failures:
+        teams = {}
+    return Assignment(teams=teams, rejections=run.rejections, failures=failures)
+
+
+@dataclass
+class _Run:
+    """State of one assignment run: assignments made so far and the rejections recorded."""
+
+    recent: Mapping[tuple[str, str], date]
+    interval_days: int
+    today: date
+    workload: Mapping[str, int]
+    cap: int
+    assigned: Counter[str] = field(default_factory=Counter)
+    assigned_here: dict[tuple[str, str], date] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def verdict(self, visit: Visit, inspector: Inspector, department: str, verdicts: dict[str, str]) -> str:
+        """The empty string when eligible for the visit, else the first constraint failed (recorded once)."""
+        known = verdicts.get(inspector.id)
+        if known is not None:
+            return known
+        if not inspector.active:
+            result = "inactive"
+        elif not visit.needs[department] <= inspector.qualifications:
+            result = "qualification"
+        elif visit.uscc in inspector.conflicts:
+            result = "recusal"
+        elif self.too_recent(inspector.id, visit.uscc):
+            result = "interval"
+        elif self.workload.get(inspector.id, 0) + self.assigned[inspector.id] >= self.cap:
+            result = "workload"
+        else:
+            result = ""
+        verdicts[inspector.id] = result
+        if result:
+            self.rejections.append(Rejection(visit.task_id, inspector.id, result))
+        return result
+
+    def too_recent(self, inspector_id: str, uscc: str) -> bool:
+        if not self.interval_days:
+            return False
+        key = (inspector_id, uscc)
+        last = self.assigned_here.get(key) or self.recent.get(key)
+        return last is not None and (self.today - last).days < self.interval_days
+
+    def staff(
+        self,
+        visit: Visit,
+        departments: list[str],
+        tickets_by_department: Mapping[str, dict[str, Inspector]],
+        min_team: int,
+    ) -> tuple[list[str], Failure | None]:
+        """The team of a visit (rules 3 and 4 of the module docstring), or the failure.
+
+        Tickets are taken from heaps: usually the first one or two are eligible, so most of a large pool is
+        hashed but never sorted.
+        """
+        verdicts: dict[str, str] = {}
+        team: list[str] = []
+        remaining: list[str] = []
+        for department in departments:
+            tickets = tickets_by_department[department]
+            heap = list(tickets)
+            heapq.heapify(heap)
+            chosen = None
+            while heap:
+                inspector = tickets[heapq.heappop(heap)]
+                if not self.verdict(visit, inspector, department, verdicts):
+                    chosen = inspector
+                    break
+            if chosen is None:
+                return team, _department_failure(visit, department, list(tickets.values()), verdicts)
+            team.append(chosen.id)
+            remaining.extend(heap)
+        if len(team) < min_team:
+            heapq.heapify(remaining)
+            while remaining and len(team) < min_team:
+                tick = heapq.heappop(remaining)
+                inspector = next(t[tick] for t in tickets_by_department.values() if tick in t)
+                if not self.verdict(visit, inspector, inspector.department, verdicts):
+                    team.append(inspector.id)
+        if len(team) < min_team:
+            counts = Counter(v for v in verdicts.values() if v)
+            detail = f"；不符合条件：{_describe(counts)}" if counts else ""
+            return team, Failure(
+                visit.task_id,
+                visit.uscc,
+                "min_team",
+                f"检查任务 {visit.task_id}（对象 {visit.uscc}）只有 {len(team)} 名符合条件的检查人员，"
+                f"至少需要 {min_team} 名{detail}",
+            )
+        return team, None
+
+    def record(self, visit: Visit, team: list[str]) -> None:
+        for inspector_id in team:
+            self.assigned[inspector_id] += 1
+            self.assigned_here[(inspector_id, visit.uscc)] = self.today
+
+
+def _department_failure(
+    visit: Visit, department: str, candidates: list[Inspector], verdicts: Mapping[str, str]
+) -> Failure:
+    if not candidates:
+        return Failure(
+            visit.task_id,
+            visit.uscc,
+            "department",
+            f"检查任务 {visit.task_id}（对象 {visit.uscc}）没有 {department} 的检查人员",
+        )
+    counts = Counter(verdicts[inspector.id] for inspector in candidates)
+    worst = max(_CHECK_ORDER, key=lambda c: (counts[c], -_CHECK_ORDER.index(c)))
+    return Failure(
+        visit.task_id,
+        visit.uscc,
+        worst,
+        f"检查任务 {visit.task_id}（对象 {visit.uscc}）没有符合条件的 {department} 检查人员：{_describe(counts)}",
+    )

@@ -1,0 +1,86 @@
+"""Background jobs of the registry: the bulk import (`registry.import`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import OperationalError
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from jianguan.core.access import data_scope
+from jianguan.core.jobs import JobContext, JobError, job_handler
+from jianguan.registry.importer import import_max_bytes, report_xlsx, run_import
+from jianguan.registry.services import ImportConflict
+
+
+def report_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "imports" / "reports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def report_paths(job_id: int, token: str) -> tuple[Path, Path]:
+    """(JSON-lines file of every reported problem, Excel report) of an import job. The random token keeps the
+    names unguessable: the files hold personal data (legal representatives, phone numbers)."""
+    base = report_dir() / f"job-{job_id}-{token}"
+    return base.with_suffix(".jsonl"), base.with_suffix(".xlsx")
+
+
+def import_outcome_message(summary: dict[str, Any]) -> str:
+    if summary.get("file_problem"):
+        return _("文件无法导入：%(p)s") % {"p": summary["file_problem"]}
+    return _("共 %(rows)d 行数据，其中 %(bad)d 行有问题（%(n)d 处），未导入任何数据。请按问题清单修改后重新导入") % {
+        "rows": summary["rows"] + summary.get("licence_rows", 0), "bad": summary["bad_rows"],
+        "n": summary["error_count"]}
+
+
+@job_handler("registry.import")
+def registry_import(ctx: JobContext) -> dict[str, Any]:
+    """Import an uploaded registry file: params `path`, `file_name`, `dry_run`, `max_bytes`, `today` (optional)."""
+    p = ctx.params
+    user = ctx.job.created_by
+    if user is None:
+        in_scope = None  # the command line: an operator with access to the server
+    else:
+        scope = data_scope(user)
+        in_scope = scope.covers_division
+    today = dt.date.fromisoformat(p["today"]) if p.get("today") else timezone.localdate()
+
+    def progress(step: str, done: int, total: int | None, counts: dict[str, Any]) -> None:
+        ctx.progress(step, done=done, total=total, counts=counts)
+
+    try:
+        result = run_import(p["path"], actor=user, in_scope=in_scope, today=today, dry_run=bool(p.get("dry_run")),
+                            max_bytes=p.get("max_bytes") or import_max_bytes("cli"), progress=progress,
+                            file_name=p.get("file_name", ""))
+    except ImportConflict as exc:
+        raise JobError(str(exc)) from exc
+    except OperationalError as exc:  # SQLite: another writer held the database past the busy timeout
+        raise JobError(_("数据库正忙（可能有另一个导入正在写入），本次导入未写入任何数据，请稍后重新提交。（%(e)s）")
+                       % {"e": exc}) from exc
+    summary = result.summary()
+    try:
+        summary["url"] = reverse("registry:import_status", args=[ctx.job.pk])
+    except NoReverseMatch:  # the registry URLconf does not include the import pages yet
+        summary["url"] = ""
+    if not result.ok:
+        summary["report_token"] = secrets.token_hex(12)
+        jsonl, xlsx = report_paths(ctx.job.pk, summary["report_token"])
+        with jsonl.open("w", encoding="utf-8") as fh:
+            for e in result.errors:
+                fh.write(json.dumps(e.as_list(), ensure_ascii=False) + "\n")
+        report_xlsx(summary, [e.as_list() for e in result.errors], xlsx)
+        ctx.job.result = summary
+        ctx.job.counts = {**ctx.job.counts, _("有问题的行"): result.bad_rows}
+        raise JobError(import_outcome_message(summary))
+    ctx.progress(_("完成（试运行，未写入）") if result.dry_run else _("完成"), done=result.rows, total=result.rows,
+                 counts={_("新增"): result.created, _("更新"): result.updated, _("无变化"): result.unchanged},
+                 force=True)
+    return summary

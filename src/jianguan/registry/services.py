@@ -1,0 +1,441 @@
+"""Writes to the registry: the bulk upsert of an import, rule-label recomputation, manual labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from jianguan.core.audit import AuditEvent, audit_record, audit_record_many
+from jianguan.registry.domain.rows import ENTITY_FIELDS
+from jianguan.registry.models import Entity, EntityLabel, Industry, Label, Licence
+from jianguan.registry.reference import label_catalogue
+
+ENTITY_TYPE = Entity._meta.label_lower
+I_USCC = ENTITY_FIELDS.index("uscc")
+I_NAME = ENTITY_FIELDS.index("name")
+I_KIND = ENTITY_FIELDS.index("kind")
+I_INDUSTRY = ENTITY_FIELDS.index("industry_id")
+I_CAPITAL = ENTITY_FIELDS.index("registered_capital")
+I_STATUS = ENTITY_FIELDS.index("status")
+_CENT = Decimal("0.01")
+
+
+class ImportConflict(Exception):
+    """The database changed under a running import; everything was rolled back (message in Chinese)."""
+
+
+class LabelError(Exception):
+    """A label change that is not allowed (message in Chinese)."""
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _columns() -> list[str]:
+    return [Entity._meta.get_field(f).column for f in ENTITY_FIELDS]  # type: ignore[union-attr,misc]
+
+
+def _norm(i: int, v: Any) -> Any:
+    """A stored value in the importer's text form, so that it compares equal to an unchanged cell."""
+    if v is None:
+        return None
+    if i == I_CAPITAL:
+        return str(Decimal(str(v)).quantize(_CENT))
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
+
+
+class _LabelRules:
+    """The rule-label catalogue with label ids and industry sections, derived once per (industry, kind, …)."""
+
+    def __init__(self) -> None:
+        self.catalogue = label_catalogue()
+        self.ids = dict(Label.objects.values_list("code", "id"))
+        self.codes = {v: k for k, v in self.ids.items()}
+        self.sections = dict(Industry.objects.values_list("code", "section"))
+        self._cache: dict[tuple[Any, ...], frozenset[int]] = {}
+
+    def derive(self, industry: str, kind: str, licences: Iterable[str] = (), platform: bool = False) -> frozenset[int]:
+        key = (industry, kind, tuple(sorted(set(licences))), platform)
+        hit = self._cache.get(key)
+        if hit is None:
+            codes = self.catalogue.derive(industry=industry, section=self.sections.get(industry, ""),
+                                          licences=key[2], kind=kind, ecommerce_platform=platform)
+            hit = self._cache[key] = frozenset(self.ids[c] for c in codes if c in self.ids)
+        return hit
+
+    def names(self, ids: Iterable[int]) -> list[str]:
+        return sorted(self.codes[i] for i in ids)
+
+
+def _in_clause(n: int) -> str:
+    return ",".join(["%s"] * n)
+
+
+I_STATUS_DATE = ENTITY_FIELDS.index("status_date")
+I_ESTABLISHED = ENTITY_FIELDS.index("established_on")
+
+
+def _fetch_existing(cursor: Any, usccs: Sequence[str]) -> dict[str, tuple[int, tuple[Any, ...], bool]]:
+    """uscc → (id, stored values in the importer's text form, is e-commerce platform) for the stored ones."""
+    cols = _columns()
+    out: dict[str, tuple[int, tuple[Any, ...], bool]] = {}
+    step = 900
+    table = _q(Entity._meta.db_table)
+    select = ", ".join(_q(c) for c in cols)
+    for k in range(0, len(usccs), step):
+        part = usccs[k:k + step]
+        cursor.execute(f"SELECT {_q('id')}, {_q('is_ecommerce_platform')}, {select} FROM {table} "  # noqa: S608
+                       f"WHERE {_q('uscc')} IN ({_in_clause(len(part))})", list(part))
+        for row in cursor.fetchall():
+            values = list(row[2:])
+            for i in (I_STATUS_DATE, I_ESTABLISHED):
+                v = values[i]
+                if v is not None and not isinstance(v, str):
+                    values[i] = v.isoformat()
+            if values[I_CAPITAL] is not None:
+                values[I_CAPITAL] = _norm(I_CAPITAL, values[I_CAPITAL])
+            out[values[I_USCC]] = (row[0], tuple(values), bool(row[1]))
+    return out
+
+
+def _fetch_ids(cursor: Any, usccs: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    table = _q(Entity._meta.db_table)
+    for k in range(0, len(usccs), 900):
+        part = usccs[k:k + 900]
+        cursor.execute(f"SELECT {_q('uscc')}, {_q('id')} FROM {table} "  # noqa: S608
+                       f"WHERE {_q('uscc')} IN ({_in_clause(len(part))})", list(part))
+        out.update(cursor.fetchall())
+    return out
+
+
+def _fetch_by_entity(cursor: Any, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for k in range(0, len(ids), 900):
+        part = list(ids[k:k + 900])
+        cursor.execute(sql.format(ids=_in_clause(len(part))), part)
+        rows.extend(cursor.fetchall())
+    return rows
+
+
+def _copy_rows(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert many rows: COPY on PostgreSQL, executemany elsewhere."""
+    cols = ", ".join(_q(c) for c in columns)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {_q(table)} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor.executemany(f"INSERT INTO {_q(table)} ({cols}) VALUES ({_in_clause(len(columns))})",  # noqa: S608
+                           rows)
+
+
+def registry_import_write(entity_chunks: Iterable[list[tuple[Any, ...]]],
+                          licence_chunks: Iterable[list[tuple[Any, ...]]], *, total: int, actor: Any, reason: str,
+                          today: dt.date, dry_run: bool = False, progress: Callable[..., None] | None = None
+                          ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """Write a validated import in one transaction: entities, then licences, then the rule labels of the entities
+    whose licences changed. Returns ((entities created, updated, unchanged), (licences created, updated, unchanged))."""
+    with _large_page_cache(), transaction.atomic():
+        entities = entities_import_write(entity_chunks, total=total, actor=actor, reason=reason, today=today,
+                                         dry_run=dry_run, progress=progress)
+        licences = licences_import_write(licence_chunks, actor=actor, reason=reason, today=today, dry_run=dry_run)
+    return entities, licences
+
+
+# SQLite page cache for the duration of an import. With the default 2,000 pages a million-row transaction keeps
+# spilling index pages to the WAL and reading them back (gigabytes of I/O); 256 MiB holds the indexes being written.
+SQLITE_IMPORT_CACHE_KIB = 256 * 1024
+
+
+@contextmanager
+def _large_page_cache() -> Iterator[None]:
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA cache_size")
+        old = cur.fetchone()[0]
+        cur.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute(f"PRAGMA cache_size = {int(old)}")
+
+
+def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int, actor: Any, reason: str,
+                          today: dt.date, dry_run: bool = False,
+                          progress: Callable[..., None] | None = None) -> tuple[int, int, int]:
+    """Upsert validated import rows (ENTITY_FIELDS order) by USCC in one transaction; returns (created, updated,
+    unchanged). Each created or changed entity gets one audit entry (only changed fields) and its rule labels are
+    recomputed; manual labels stay. With ``dry_run`` nothing is written, only counted."""
+    created = updated = unchanged = done = 0
+    cols = _columns()
+    table = Entity._meta.db_table
+    el_table = EntityLabel._meta.db_table
+    now = timezone.now()
+    now_db = connection.ops.adapt_datetimefield_value(now)
+    rules = _LabelRules()
+    assigned_on = connection.ops.adapt_datefield_value(today)
+    insert_cols = [*cols, "is_ecommerce_platform", "odr_enabled", "created_at", "updated_at"]
+    update_sql = (f"UPDATE {_q(table)} SET " + ", ".join(f"{_q(c)} = %s" for c in cols)  # noqa: S608
+                  + f", {_q('updated_at')} = %s WHERE {_q('id')} = %s")
+    el_cols = ["entity_id", "label_id", "source", "assigned_on"]
+    step = _("写入") if not dry_run else _("比对（试运行，不写入）")
+
+    with transaction.atomic(), connection.cursor() as cur:
+        for chunk in chunks:
+            existing = _fetch_existing(cur, [r[I_USCC] for r in chunk])
+            new_rows: list[tuple[Any, ...]] = []
+            changed_rows: list[tuple[int, tuple[Any, ...], tuple[Any, ...], bool]] = []
+            for row in chunk:
+                old = existing.get(row[I_USCC])
+                if old is None:
+                    new_rows.append(row)
+                elif old[1] != row:
+                    changed_rows.append((old[0], old[1], row, old[2]))
+                else:
+                    unchanged += 1
+            created += len(new_rows)
+            updated += len(changed_rows)
+            done += len(chunk)
+            if dry_run:
+                if progress:
+                    progress(step, done, total, {_("新增"): created, _("更新"): updated, _("无变化"): unchanged})
+                continue
+            if any(old[I_STATUS] == "cancelled" and row[I_STATUS] != "cancelled" for _i, old, row, _p in changed_rows):
+                # Pass 1 refused these; someone cancelled the entity meanwhile. Roll back rather than revive it.
+                raise ImportConflict(_("导入期间有主体被注销，已全部撤销本次写入，请重新导入"))
+            events: list[AuditEvent] = []
+            label_rows: list[tuple[Any, ...]] = []
+            if new_rows:
+                _copy_rows(cur, table, insert_cols, [(*r, False, False, now_db, now_db) for r in new_rows])
+                ids = _fetch_ids(cur, [r[I_USCC] for r in new_rows])
+                for r in new_rows:
+                    eid = ids[r[I_USCC]]
+                    labels = rules.derive(r[I_INDUSTRY], r[I_KIND])
+                    after = {f: v for f, v in zip(ENTITY_FIELDS, r, strict=True) if v not in (None, "")}
+                    if labels:
+                        after["labels"] = rules.names(labels)
+                        label_rows.extend((eid, lid, "rule", assigned_on) for lid in labels)
+                    events.append(AuditEvent(action="create", object_type=ENTITY_TYPE, object_id=str(eid),
+                                             object_repr=r[I_NAME][:255], after=after, reason=reason, actor=actor,
+                                             at=now))
+            if changed_rows:
+                cur.executemany(update_sql, [(*r, now_db, eid) for eid, _o, r, _p in changed_rows])
+                label_changes = _recompute_labels(cur, rules, [(eid, r[I_INDUSTRY], r[I_KIND], p)
+                                                              for eid, _o, r, p in changed_rows], assigned_on)
+                for eid, old, r, _p in changed_rows:
+                    before = {f: o for f, o, n in zip(ENTITY_FIELDS, old, r, strict=True) if o != n}
+                    after = {f: n for f, o, n in zip(ENTITY_FIELDS, old, r, strict=True) if o != n}
+                    lc = label_changes.get(eid)
+                    if lc:
+                        before["labels"], after["labels"] = lc
+                    events.append(AuditEvent(action="update", object_type=ENTITY_TYPE, object_id=str(eid),
+                                             object_repr=r[I_NAME][:255], before=before, after=after,
+                                             reason=reason, actor=actor, at=now))
+            if label_rows:
+                _copy_rows(cur, el_table, el_cols, label_rows)
+            audit_record_many(events)
+            if progress:
+                progress(step, done, total, {_("新增"): created, _("更新"): updated, _("无变化"): unchanged})
+    return created, updated, unchanged
+
+
+LICENCE_COLS = ("entity_id", "type", "number", "issuer", "valid_from", "valid_to", "status")
+LICENCE_TYPE = Licence._meta.label_lower
+
+
+def licences_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, actor: Any, reason: str, today: dt.date,
+                          dry_run: bool = False) -> tuple[int, int, int]:
+    """Upsert validated licence rows (uscc, type, number, issuer, valid_from, valid_to, status) by (type, number);
+    audit each change and recompute the rule labels of the entities whose licences changed."""
+    created = updated = unchanged = 0
+    table = _q(Licence._meta.db_table)
+    now = timezone.now()
+    touched: set[int] = set()
+    update_sql = (f"UPDATE {table} SET " + ", ".join(f"{_q(c)} = %s" for c in LICENCE_COLS)  # noqa: S608
+                  + f" WHERE {_q('id')} = %s")
+    with transaction.atomic(), connection.cursor() as cur:
+        for chunk in chunks:
+            ids = _fetch_ids(cur, sorted({r[0] for r in chunk}))
+            numbers = sorted({r[2] for r in chunk})
+            existing: dict[tuple[str, str], tuple[Any, ...]] = {}
+            for k in range(0, len(numbers), 900):
+                part = numbers[k:k + 900]
+                cur.execute(f"SELECT id, {', '.join(_q(c) for c in LICENCE_COLS)} FROM {table} "  # noqa: S608
+                            f"WHERE {_q('number')} IN ({_in_clause(len(part))})", part)
+                for row in cur.fetchall():
+                    vals = [v.isoformat() if isinstance(v, dt.date) else v for v in row]
+                    existing[(vals[2], vals[3])] = tuple(vals)
+            new_rows: list[tuple[Any, ...]] = []
+            changes: list[tuple[int, tuple[Any, ...], tuple[Any, ...]]] = []
+            for uscc, typ, number, issuer, valid_from, valid_to, status in chunk:
+                values = (ids.get(uscc), typ, number, issuer, valid_from, valid_to, status)
+                old = existing.get((typ, number))
+                if old is None:
+                    new_rows.append(values)
+                elif old[1:] != values:
+                    changes.append((old[0], old[1:], values))
+                else:
+                    unchanged += 1
+            created += len(new_rows)
+            updated += len(changes)
+            if dry_run:
+                continue
+            events: list[AuditEvent] = []
+            if new_rows:
+                _copy_rows(cur, Licence._meta.db_table, LICENCE_COLS, new_rows)
+                keys = sorted({r[2] for r in new_rows})
+                new_ids: dict[tuple[str, str], int] = {}
+                for k in range(0, len(keys), 900):
+                    part = keys[k:k + 900]
+                    cur.execute(f"SELECT id, type, number FROM {table} "  # noqa: S608
+                                f"WHERE {_q('number')} IN ({_in_clause(len(part))})", part)
+                    new_ids.update({(t, n): i for i, t, n in cur.fetchall()})
+                for r in new_rows:
+                    lid = new_ids[(r[1], r[2])]
+                    touched.add(r[0])
+                    events.append(AuditEvent(action="create", object_type=LICENCE_TYPE, object_id=str(lid),
+                                             object_repr=r[2][:255], reason=reason, actor=actor, at=now,
+                                             after={c: v for c, v in zip(LICENCE_COLS, r, strict=True)
+                                                    if v not in (None, "")}))
+            if changes:
+                cur.executemany(update_sql, [(*new, lid) for lid, _old, new in changes])
+                for lid, old, new in changes:
+                    touched.update((old[0], new[0]))
+                    events.append(AuditEvent(
+                        action="update", object_type=LICENCE_TYPE, object_id=str(lid), object_repr=new[2][:255],
+                        before={c: o for c, o, n in zip(LICENCE_COLS, old, new, strict=True) if o != n},
+                        after={c: n for c, o, n in zip(LICENCE_COLS, old, new, strict=True) if o != n},
+                        reason=reason, actor=actor, at=now))
+            audit_record_many(events)
+        if touched and not dry_run:
+            rules = _LabelRules()
+            ent = _q(Entity._meta.db_table)
+            info = _fetch_by_entity(cur, f"SELECT id, industry_id, kind, is_ecommerce_platform FROM {ent} "  # noqa: S608
+                                         "WHERE id IN ({ids})", sorted(touched))
+            label_changes = _recompute_labels(cur, rules, [(i, ind, k, bool(p)) for i, ind, k, p in info],
+                                              connection.ops.adapt_datefield_value(today))
+            names = dict(Entity.objects.filter(pk__in=list(label_changes)).values_list("pk", "name"))
+            audit_record_many([AuditEvent(action="labels_recompute", object_type=ENTITY_TYPE, object_id=str(eid),
+                                          object_repr=names.get(eid, "")[:255], before={"labels": b},
+                                          after={"labels": a}, reason=reason, actor=actor, at=now)
+                               for eid, (b, a) in label_changes.items()])
+    return created, updated, unchanged
+
+
+def _recompute_labels(cur: Any, rules: _LabelRules, entities: Sequence[tuple[int, str, str, bool]],
+                      assigned_on: Any) -> dict[int, tuple[list[str], list[str]]]:
+    """Bring the rule labels of existing entities in line with the catalogue; manual labels are kept.
+
+    ``entities``: (id, industry code, kind, is e-commerce platform). Returns id → (rule labels before, after) for
+    those whose labels changed.
+    """
+    if not entities:
+        return {}
+    ids = [e[0] for e in entities]
+    el = _q(EntityLabel._meta.db_table)
+    lic = _q(Licence._meta.db_table)
+    current: dict[int, dict[int, str]] = {}
+    for eid, lid, source in _fetch_by_entity(
+            cur, f"SELECT entity_id, label_id, source FROM {el} WHERE entity_id IN ({{ids}})", ids):  # noqa: S608
+        current.setdefault(eid, {})[lid] = source
+    held: dict[int, set[str]] = {}
+    for eid, typ in _fetch_by_entity(
+            cur, f"SELECT entity_id, type FROM {lic} WHERE status = 'valid' AND entity_id IN ({{ids}})", ids):  # noqa: S608
+        held.setdefault(eid, set()).add(typ)
+    adds: list[tuple[Any, ...]] = []
+    removes: list[tuple[int, int]] = []
+    changes: dict[int, tuple[list[str], list[str]]] = {}
+    for eid, industry, kind, platform in entities:
+        want = rules.derive(industry, kind, held.get(eid, ()), platform)
+        have = current.get(eid, {})
+        rule_now = {lid for lid, s in have.items() if s == "rule"}
+        add = [lid for lid in want if lid not in have]
+        drop = [lid for lid in rule_now if lid not in want]
+        if add or drop:
+            adds.extend((eid, lid, "rule", assigned_on) for lid in add)
+            removes.extend((eid, lid) for lid in drop)
+            changes[eid] = (rules.names(rule_now), rules.names((rule_now - set(drop)) | set(add)))
+    if removes:
+        cur.executemany(f"DELETE FROM {el} WHERE entity_id = %s AND label_id = %s AND source = 'rule'",  # noqa: S608
+                        removes)
+    if adds:
+        _copy_rows(cur, EntityLabel._meta.db_table, ["entity_id", "label_id", "source", "assigned_on"], adds)
+    return changes
+
+
+def entity_labels_recompute(entities: Iterable[Entity], *, actor: Any = None, today: dt.date,
+                            reason: str = "") -> int:
+    """Recompute the rule labels of some entities (after their industry or licences changed); returns how many
+    entities' labels changed. Each change is audited."""
+    rules = _LabelRules()
+    entities = list(entities)
+    with transaction.atomic(), connection.cursor() as cur:
+        changes = _recompute_labels(cur, rules, [(e.pk, e.industry_id, e.kind, e.is_ecommerce_platform)
+                                                 for e in entities],
+                                    connection.ops.adapt_datefield_value(today))
+        by_id = {e.pk: e for e in entities}
+        audit_record_many([AuditEvent(action="labels_recompute", object_type=ENTITY_TYPE, object_id=str(eid),
+                                      object_repr=str(by_id[eid])[:255], before={"labels": b}, after={"labels": a},
+                                      reason=reason or _("按规则重新计算标签"), actor=actor)
+                           for eid, (b, a) in changes.items()])
+    return len(changes)
+
+
+def _label(label: Label | str) -> Label:
+    if isinstance(label, Label):
+        return label
+    found = Label.objects.filter(code=label).first()
+    if found is None:
+        raise LabelError(_("标签“%(code)s”不存在") % {"code": label})
+    return found
+
+
+def entity_label_add(entity: Entity, label: Label | str, actor: Any, *, today: dt.date | None = None,
+                     reason: str = "") -> EntityLabel:
+    """Put a manual label on an entity (人工设置). A label the rules already gave becomes manual, so it stays."""
+    label = _label(label)
+    with transaction.atomic():
+        el = EntityLabel.objects.select_for_update().filter(entity=entity, label=label).first()
+        if el is not None and el.source == Label.Source.MANUAL:
+            return el
+        before = None if el is None else {"label": label.code, "source": el.source}
+        if el is None:
+            el = EntityLabel.objects.create(entity=entity, label=label, source=Label.Source.MANUAL,
+                                            assigned_on=today or timezone.localdate())
+        else:
+            el.source = Label.Source.MANUAL
+            el.save(update_fields=["source"])
+        audit_record(entity, "label_add", actor=actor, before=before,
+                     after={"label": label.code, "source": Label.Source.MANUAL}, reason=reason)
+    return el
+
+
+def entity_label_remove(entity: Entity, label: Label | str, actor: Any, *, reason: str = "") -> bool:
+    """Take a manual label off an entity; returns False if it did not have it. Rule labels cannot be removed by
+    hand (they come back with the next recomputation): change the entity's industry or licences instead."""
+    label = _label(label)
+    with transaction.atomic():
+        el = EntityLabel.objects.select_for_update().filter(entity=entity, label=label).first()
+        if el is None:
+            return False
+        if el.source != Label.Source.MANUAL:
+            raise LabelError(_("标签“%(name)s”由规则生成，不能手工移除；请修改主体的行业或许可证信息")
+                             % {"name": label.name})
+        el.delete()
+        audit_record(entity, "label_remove", actor=actor, before={"label": label.code, "source": "manual"},
+                     after=None, reason=reason)
+    return True

@@ -1,0 +1,350 @@
+"""Where the synthetic registry goes: Parquet files (``--out``) or the database in bulk (``--load``).
+
+PostgreSQL gets ``COPY … FROM STDIN (FORMAT csv)`` fed by Polars' CSV writer; SQLite gets ``executemany`` in one
+large transaction with ``PRAGMA synchronous=OFF``. Ids are assigned by the generator (after the current maximum),
+so nothing is read back. The whole load is recorded as ONE audit entry (action ``synth_load``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.db import DatabaseError, connection, models, transaction
+from django.utils import timezone
+
+from jianguan.core.audit import AuditEvent, audit_record_many
+from jianguan.core.models import Division
+from jianguan.registry.models import AnnualReport, Entity, EntityLabel, Industry, Label, Licence, Premises
+from jianguan.synth.registry import TABLES, RegistryChunk, SynthError
+
+# Loads of at least this many entities drop and rebuild the secondary indexes on PostgreSQL.
+BULK_INDEX_THRESHOLD = 100_000
+
+MODELS: dict[str, type[models.Model]] = {
+    "entities": Entity, "premises": Premises, "licences": Licence, "entity_labels": EntityLabel,
+    "annual_reports": AnnualReport,
+}
+
+
+def _arrow_schema(table: str) -> pa.Schema:
+    return pl.DataFrame(schema=TABLES[table]).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+
+
+class ParquetSink:
+    """Writes each table to ``<out_dir>/<table>.parquet``, one row group per division (streaming, deterministic)."""
+
+    def __init__(self, out_dir: str | Path):
+        self.out_dir = Path(out_dir)
+        self.counts = dict.fromkeys(TABLES, 0)
+        self.first_ids = dict.fromkeys(TABLES, 0)
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> ParquetSink:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for table in TABLES:
+            self._writers[table] = pq.ParquetWriter(self.out_dir / f"{table}.parquet", _arrow_schema(table),
+                                                    compression="zstd")
+        return self
+
+    def write(self, chunk: RegistryChunk) -> None:
+        for table, df in chunk.tables().items():
+            if df.height:
+                arrow = df.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(self._writers[table].schema)
+                self._writers[table].write_table(arrow, row_group_size=1 << 20)
+            self.counts[table] += df.height
+
+    def __exit__(self, *exc: Any) -> None:
+        for w in self._writers.values():
+            w.close()
+
+    def manifest(self, **info: Any) -> None:
+        """A small ``synth.json`` next to the tables: what was generated (no timestamps, so runs compare equal)."""
+        body = {**info, "counts": self.counts}
+        (self.out_dir / "synth.json").write_text(json.dumps(body, ensure_ascii=False, indent=2, default=str) + "\n",
+                                                 encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# database
+
+
+def entities_in(divisions: Sequence[str]) -> int:
+    return Entity.objects.filter(division_id__in=list(divisions)).count()
+
+
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def registry_delete(divisions: Sequence[str]) -> dict[str, int]:
+    """Delete the entities registered in `divisions` and everything that hangs off them (for ``--replace``)."""
+    divisions = list(divisions)
+    deleted: dict[str, int] = {}
+    ours = set(MODELS.values())
+    for rel in Entity._meta.related_objects:
+        model = rel.related_model
+        if model in ours:
+            continue
+        if rel.many_to_many:
+            through = rel.through if hasattr(rel, "through") else rel.field.remote_field.through
+            fk = next(f.name for f in through._meta.fields if getattr(f, "related_model", None) is Entity)
+            n, _ = through._base_manager.filter(**{f"{fk}__division_id__in": divisions}).delete()
+        else:
+            n, _ = model._base_manager.filter(**{f"{rel.field.name}__division_id__in": divisions}).delete()
+        if n:
+            deleted[model._meta.label_lower] = n
+    placeholders = ", ".join(["%s"] * len(divisions))
+    subquery = f"SELECT id FROM {_table(Entity)} WHERE division_id IN ({placeholders})"  # noqa: S608
+    with connection.cursor() as cur:
+        for model in (AnnualReport, EntityLabel, Licence, Premises):
+            cur.execute(f"DELETE FROM {_table(model)} WHERE entity_id IN ({subquery})", divisions)  # noqa: S608
+            deleted[model._meta.label_lower] = cur.rowcount
+        cur.execute(f"DELETE FROM {_table(Entity)} WHERE division_id IN ({placeholders})", divisions)  # noqa: S608
+        deleted[Entity._meta.label_lower] = cur.rowcount
+    return deleted
+
+
+def _max_id(model: type[models.Model]) -> int:
+    return int(model._base_manager.aggregate(m=models.Max("id"))["m"] or 0)
+
+
+def _fill_value(field: models.Field, now: dt.datetime) -> Any:
+    """What to put in a model column the generator does not produce (columns added to the models later)."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return now
+    if field.has_default():
+        return field.get_default()
+    if field.null:
+        return None
+    if field.blank and isinstance(field, models.CharField | models.TextField):
+        return ""
+    raise SynthError(f"{field.model._meta.label} 的字段 {field.attname} 没有默认值，合成数据无法填写")
+
+
+class DatabaseSink:
+    """Bulk-loads chunks into the registry tables inside one transaction, then writes one audit entry."""
+
+    def __init__(self, divisions: Sequence[str], *, replace: bool = False, summary: dict[str, Any] | None = None,
+                 actor: Any = None, expected: int = 0):
+        self.divisions = list(divisions)
+        self.expected = expected
+        self._dropped_indexes: list[str] = []
+        self.timings: dict[str, float] = {}
+        self.replace = replace
+        self.summary = dict(summary or {})
+        self.actor = actor
+        self.counts = dict.fromkeys(TABLES, 0)
+        self.first_ids = dict.fromkeys(TABLES, 0)
+        self.deleted: dict[str, int] = {}
+        self.vendor = connection.vendor
+        self._atomic: Any = None
+        self._fast_sync = False
+        self._triggers_off = False
+        self._label_ids: dict[str, int] = {}
+        self._now = timezone.now().replace(microsecond=0)
+
+    def check(self) -> None:
+        missing = sorted(set(self.divisions) - set(Division.objects.filter(code__in=self.divisions)
+                                                   .values_list("code", flat=True)))
+        if missing:
+            raise SynthError(f"数据库中没有行政区划 {'、'.join(missing)}，请先运行 migrate")
+        if self.replace:
+            return
+        rows = (Entity.objects.filter(division_id__in=self.divisions).values("division_id", "division__name")
+                .annotate(n=models.Count("id")).order_by("division_id"))
+        taken = [f"{r['division_id']} {r['division__name']} {r['n']} 个" for r in rows]
+        if taken:
+            raise SynthError(f"以下区划已有市场主体：{'、'.join(taken)}；未载入合成数据，如需替换请加 --replace")
+
+    def __enter__(self) -> DatabaseSink:
+        self.check()
+        self._label_ids = dict(Label.objects.values_list("code", "id"))
+        # SQLite refuses to change the safety level inside a transaction (e.g. in tests); then it stays as it is.
+        self._fast_sync = self.vendor == "sqlite" and not connection.in_atomic_block
+        if self._fast_sync:
+            with connection.cursor() as cur:
+                cur.execute("PRAGMA synchronous=OFF")
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        try:
+            if self.replace:
+                self.deleted = registry_delete(self.divisions)
+            self.first_ids = {t: _max_id(m) for t, m in MODELS.items()}
+            if self.vendor == "postgresql":
+                self._triggers_off = self._skip_row_checks()
+                if self.expected >= BULK_INDEX_THRESHOLD:
+                    self._drop_indexes()
+        except BaseException:
+            self._atomic.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def _skip_row_checks(self) -> bool:
+        """PostgreSQL checks each copied row's foreign keys at commit (Django's FKs are deferred), which dominates a
+        bulk load. Where the role may (superuser), switch the per-row triggers off for this transaction and check
+        the same constraints set-wise at the end instead (`_verify`)."""
+        try:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute("SET LOCAL session_replication_role = replica")
+        except DatabaseError:
+            return False
+        return True
+
+    def _drop_indexes(self) -> None:
+        """For a big load, drop the secondary (non-constraint) indexes and build them again at the end: one sort
+        per index instead of millions of insertions. Primary keys and unique constraints stay. All inside the
+        load's transaction, so a failure restores them."""
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for model in MODELS.values():
+                cur.execute(
+                    "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
+                    "AND i.tablename = %s AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+                    "WHERE c.conrelid = %s::regclass AND c.conname = i.indexname) ORDER BY i.indexname",
+                    [model._meta.db_table, model._meta.db_table])
+                for name, definition in cur.fetchall():
+                    self._dropped_indexes.append(definition)
+                    cur.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+
+    def _rebuild_indexes(self) -> None:
+        with connection.cursor() as cur:
+            for definition in self._dropped_indexes:
+                cur.execute(definition)
+        self._dropped_indexes = []
+
+    def _verify(self) -> None:
+        """Set-based foreign-key check of what was loaded (used when the per-row triggers were off)."""
+        e, first = _table(Entity), self.first_ids["entities"]
+        checks = [
+            f"SELECT count(*) FROM {e} x WHERE x.id > {first} AND NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {_table(Division)} d WHERE d.code = x.division_id)",
+            f"SELECT count(*) FROM {e} x WHERE x.id > {first} AND NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {_table(Industry)} i WHERE i.code = x.industry_id)",
+        ]
+        for table, model in MODELS.items():
+            if model is Entity:
+                continue
+            checks.append(f"SELECT count(*) FROM {_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
+                          f"AND NOT EXISTS (SELECT 1 FROM {e} y WHERE y.id = x.entity_id)")
+            if model is Premises:
+                checks.append(f"SELECT count(*) FROM {_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
+                              f"AND NOT EXISTS (SELECT 1 FROM {_table(Division)} d WHERE d.code = x.division_id)")
+            if model is EntityLabel:
+                checks.append(f"SELECT count(*) FROM {_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
+                              f"AND NOT EXISTS (SELECT 1 FROM {_table(Label)} y WHERE y.id = x.label_id)")
+        with connection.cursor() as cur:
+            for sql in checks:
+                cur.execute(sql)
+                if cur.fetchone()[0]:
+                    raise SynthError(f"合成数据的外键检查失败，已回滚：{sql}")
+
+    def write(self, chunk: RegistryChunk) -> None:
+        for table, df in chunk.tables().items():
+            if not df.height:
+                continue
+            if table == "entity_labels":
+                unknown = sorted(set(df["label_code"].unique().to_list()) - set(self._label_ids))
+                if unknown:
+                    raise SynthError(f"标签目录中没有 {'、'.join(unknown)}，请先运行 migrate 同步标签")
+                df = df.with_columns(label_id=pl.col("label_code").replace_strict(self._label_ids,
+                                                                                   return_dtype=pl.Int64))
+            self._insert(MODELS[table], df)
+            self.counts[table] += df.height
+
+    def _frame_for(self, model: type[models.Model], df: pl.DataFrame) -> tuple[list[str], pl.DataFrame]:
+        cols: list[str] = []
+        exprs: list[pl.Expr] = []
+        for field in model._meta.concrete_fields:
+            name = field.attname
+            cols.append(field.column)
+            if name in df.columns:
+                exprs.append(pl.col(name))
+                continue
+            value = _fill_value(field, self._now)
+            if isinstance(value, dt.datetime):
+                value = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S+00:00" if self.vendor == "postgresql"
+                                                          else "%Y-%m-%d %H:%M:%S")
+            exprs.append(pl.lit(value).alias(name))
+        return cols, df.select(exprs)
+
+    def _insert(self, model: type[models.Model], df: pl.DataFrame) -> None:
+        cols, frame = self._frame_for(model, df)
+        quoted = ", ".join(connection.ops.quote_name(c) for c in cols)
+        if self.vendor == "postgresql":
+            buf = io.BytesIO()
+            frame.write_csv(buf, include_header=False, quote_style="non_numeric", null_value="")
+            with connection.cursor() as cur:
+                sql = f"COPY {_table(model)} ({quoted}) FROM STDIN WITH (FORMAT csv)"
+                with cur.cursor.copy(sql) as copy:
+                    view = buf.getbuffer()
+                    step = 8 << 20
+                    for start in range(0, len(view), step):
+                        copy.write(view[start:start + step])
+                    del view
+            return
+        decimals = [c for c, t in frame.schema.items() if isinstance(t, pl.Decimal)]
+        frame = frame.with_columns([pl.col(c).cast(pl.String) for c in decimals])
+        marks = ", ".join(["%s"] * len(cols))
+        sql = f"INSERT INTO {_table(model)} ({quoted}) VALUES ({marks})"  # noqa: S608
+        with connection.cursor() as cur:
+            for part in frame.iter_slices(50_000):
+                cur.executemany(sql, part.rows())
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        started = time.monotonic()
+        try:
+            if exc_type is None:
+                try:
+                    self._finish()
+                except BaseException:
+                    self._atomic.__exit__(*sys.exc_info())
+                    raise
+            self._atomic.__exit__(exc_type, exc, tb)
+            self.timings["finish_and_commit_s"] = round(time.monotonic() - started, 1)
+        finally:
+            if self._fast_sync:
+                with connection.cursor() as cur:
+                    cur.execute("PRAGMA synchronous=NORMAL")
+
+    def _finish(self) -> None:
+        if self._dropped_indexes:
+            started = time.monotonic()
+            self._rebuild_indexes()
+            self.timings["rebuild_indexes_s"] = round(time.monotonic() - started, 1)
+        if self._triggers_off:
+            started = time.monotonic()
+            self._verify()
+            self.timings["verify_foreign_keys_s"] = round(time.monotonic() - started, 1)
+        if self.vendor == "postgresql":
+            with connection.cursor() as cur:
+                for model in MODELS.values():
+                    t = model._meta.db_table
+                    cur.execute(f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "  # noqa: S608
+                                f"GREATEST((SELECT MAX(id) FROM {_table(model)}), 1))", [t])
+        after = {**self.summary, "divisions": self.divisions, "counts": self.counts}
+        if self.deleted:
+            after["replaced"] = self.deleted
+        n = self.counts["entities"]
+        audit_record_many([AuditEvent(
+            action="synth_load", object_type="registry.entity", object_id=",".join(self.divisions)[:64],
+            object_repr=f"合成数据：{n} 个市场主体（{'、'.join(self.divisions)}）"[:255], after=after,
+            reason="载入合成数据（synth --load）", actor=self.actor)])
+
+    def analyze(self) -> None:
+        """Refresh planner statistics after a big load (PostgreSQL), outside the transaction."""
+        if self.vendor == "postgresql":
+            started = time.monotonic()
+            with connection.cursor() as cur:
+                for model in MODELS.values():
+                    cur.execute(f"ANALYZE {_table(model)}")
+            self.timings["analyze_s"] = round(time.monotonic() - started, 1)
