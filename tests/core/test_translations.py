@@ -1,4 +1,4 @@
-"""The English catalogue: complete, placeholder-safe, compiled, and actually served (cookie, Accept-Language, switch)."""
+"""The English catalogue: complete, placeholder-safe, compiled, and served (cookie, Accept-Language, switch)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "jianguan"
 PO = PACKAGE / "locale" / "en" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
 HOW_TO_FIX = ('cd src/jianguan && ../../.venv/bin/jianguan makemessages -l en --ignore "static/vendor/*", '
-              "translate the new entries in locale/en/LC_MESSAGES/django.po, then ../../.venv/bin/jianguan compilemessages")
+              "translate the new entries in locale/en/LC_MESSAGES/django.po (delete obsolete #~ ones), "
+              "then ../../.venv/bin/jianguan compilemessages")
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 PLACEHOLDER = re.compile(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdifr]|%%|%[sdifr]|\{\{\s*[\w.]+\s*\}\}|\{\w*\}")
@@ -42,7 +43,7 @@ def parse_po(path: Path) -> list[dict]:
         line = raw.rstrip()
         keyword = _KEYWORD.match(line)
         continuation = _CONTINUATION.match(line)
-        starts_entry = keyword and keyword.group(2) in ("msgctxt", "msgid") or (
+        starts_entry = (keyword and keyword.group(2) in ("msgctxt", "msgid")) or (
             line.startswith("#") and not continuation and not keyword)
         if entry is not None and entry["msgstr"] and (not line or starts_entry):
             entries.append(entry)
@@ -118,8 +119,8 @@ def test_every_entry_is_translated_and_none_is_fuzzy_or_obsolete(catalogue):
 
 def test_translations_are_english_not_copies_of_the_chinese(catalogue):
     # some English texts quote Chinese column headers or examples, but none may be mostly Chinese
-    still_chinese = [_where(e) for e in catalogue
-                     if any(text == e["msgid"] or len(CJK.findall(text)) > len(text) / 3 for text in e["msgstr"].values())]
+    still_chinese = [_where(e) for e in catalogue for text in e["msgstr"].values()
+                     if text == e["msgid"] or len(CJK.findall(text)) > len(text) / 3]
     assert not still_chinese, f"msgstr is mostly Chinese: {still_chinese[:20]}"
 
 
@@ -155,7 +156,7 @@ def test_the_compiled_catalogue_matches_the_po_file(catalogue):
             want = [e["msgstr"][0]]
         if got != want:
             stale.append(_where(e))
-    assert not stale, f"django.mo is older than django.po for {len(stale)} entries, e.g. {stale[:5]}; run compilemessages"
+    assert not stale, f"django.mo is older than django.po ({len(stale)} entries, e.g. {stale[:5]}); run compilemessages"
 
 
 _TEMPLATE_LITERAL = re.compile(r"""\{%\s*(?:translate|trans)\s+(["'])(.*?)\1(?P<rest>[^%]*)%\}""")
@@ -169,8 +170,8 @@ def _literals_in_source() -> dict[str, str]:
             continue
         if path.suffix == ".html":
             for match in _TEMPLATE_LITERAL.finditer(path.read_text(encoding="utf-8")):
-                if "context" not in match.group("rest"):
-                    found.setdefault(match.group(2), str(path.relative_to(PACKAGE)))
+                if "context" not in match.group("rest"):  # the translate tag doubles % in the msgid
+                    found.setdefault(match.group(2).replace("%", "%%"), str(path.relative_to(PACKAGE)))
         elif path.suffix == ".py":
             for match in _PYTHON_LITERAL.finditer(path.read_text(encoding="utf-8")):
                 found.setdefault(match.group(2), str(path.relative_to(PACKAGE)))

@@ -85,9 +85,28 @@ def test_home_cards_count_only_the_users_jurisdiction(client, org, wendeng_entit
     create_licence(wendeng_entity)
     create_licence(rongcheng_entity)
     create_entity(status="cancelled")
+    from django.core.cache import cache
+
+    cache.clear()
     user = create_user(unit=org.wendeng, roles=(("handler", "subtree"),))
     cards = apps.get_app_config("registry").home_cards(user)
     assert [c["value"] for c in cards] == [2, 1, 1]
+
+
+def test_home_cards_are_kept_for_a_few_minutes_per_jurisdiction(org, wendeng_entity):
+    from django.apps import apps
+    from django.core.cache import cache
+
+    cache.clear()
+    config = apps.get_app_config("registry")
+    user = create_user(unit=org.wendeng, roles=(("handler", "subtree"),))
+    assert config.home_cards(user)[0]["value"] == 1
+    create_entity()
+    assert config.home_cards(user)[0]["value"] == 1              # cached for this county
+    city_user = create_user(unit=org.weihai, roles=(("handler", "subtree"),))
+    assert config.home_cards(city_user)[0]["value"] == 2         # another jurisdiction counts afresh
+    cache.clear()
+    assert config.home_cards(user)[0]["value"] == 2
 
 
 def test_the_import_menu_entry_is_only_for_admins_section_heads_and_leaders(org):

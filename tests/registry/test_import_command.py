@@ -65,3 +65,17 @@ def test_importing_as_a_county_user_checks_that_users_jurisdiction(media, org):
     user = create_user(unit=org.wendeng, roles=(("section_head", "subtree"),), username="wendeng_head")
     status, out = run(write_csv(media / "rc.csv", [row(行政区划代码="371082")]), "--user", user.username)
     assert status == 1 and "2\t行政区划代码\t371082\t不在本单位管辖范围内" in out
+
+
+def test_write_pass_progress_reaches_the_command_line_without_touching_the_job_row(db):
+    from jianguan.core.jobs import JobContext
+    from jianguan.registry.jobs import ProgressRelay
+
+    job = Job.objects.create(kind="registry.import", title="t", status="running")
+    seen = []
+    relay = ProgressRelay(JobContext(job, on_progress=lambda j: seen.append((j.step, j.done, j.total))))
+    relay.push("写入", 5000, 20000, {"新增": 5000})
+    relay.stop()
+    assert seen == [("写入", 5000, 20000)] and job.counts == {"新增": 5000}
+    job.refresh_from_db()
+    assert job.done == 0  # the row is written by the relay's own connection (PostgreSQL) or at the end

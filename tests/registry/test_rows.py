@@ -161,7 +161,7 @@ def test_a_formula_is_reported_as_such():
 codes = st.text(alphabet=ALPHABET + "IOSVZ-", min_size=16, max_size=19)  # normalised input: no lower case
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.one_of(codes, st.builds(lambda b, d: make_uscc("9", "1", d, b),
                                   st.text(alphabet=ALPHABET, min_size=8, max_size=8),
                                   st.sampled_from(["371003", "371081", "100000", "999999"]))))
@@ -169,7 +169,7 @@ def test_the_quick_check_accepts_exactly_what_validate_uscc_accepts(code):
     assert uscc_quick_valid(code, known) == (validate_uscc(code, known) == [])
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=ALPHABET, min_size=8, max_size=8), st.integers(0, 16), st.sampled_from(ALPHABET))
 def test_the_quick_check_rejects_any_single_character_change(body, pos, ch):
     good = make_uscc("9", "2", "371003", body)

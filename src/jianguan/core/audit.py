@@ -119,9 +119,9 @@ def _insert(entries: list[AuditEntry]) -> None:
     from django.db import connection
 
     ops = connection.ops
-    fields = ("seq", "at", "actor_id", "actor_name", "unit_id", "unit_name", "action", "object_type", "object_id",
-              "object_repr", "before", "after", "reason", "prev_hash", "hash")
-    cols = [AuditEntry._meta.get_field(f).column for f in fields]
+    # Every one of these is a plain field whose column is its name.
+    cols = ("seq", "at", "actor_id", "actor_name", "unit_id", "unit_name", "action", "object_type", "object_id",
+            "object_repr", "before", "after", "reason", "prev_hash", "hash")
     table = ops.quote_name(AuditEntry._meta.db_table)
     sql = (f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) "  # noqa: S608 (model identifiers)
            f"VALUES ({', '.join(['%s'] * len(cols))})")

@@ -10,7 +10,7 @@ malformed" when trying it next to Django's connection.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -63,16 +63,27 @@ def read_frame(sql: str, params: Mapping[str, Any] | Sequence[Any] | None, schem
     return _conform(pl.DataFrame(rows, schema=list(schema), orient="row"), schema)
 
 
-def replace_rows(table: str, where_sql: str, where_params: Sequence[Any], frame: pl.DataFrame, *,
+def replace_rows(table: str, where_sql: str, where_params: Sequence[Any],
+                 frames: pl.DataFrame | Iterable[pl.DataFrame], *,
                  progress: Callable[[int], None] | None = None) -> int:
-    """Delete the rows matching `where_sql` and append the frame's, in one transaction."""
+    """Delete the rows matching `where_sql` and append the frames' rows, in one transaction."""
     from django.db import transaction
 
+    parts = [frames] if isinstance(frames, pl.DataFrame) else frames
+    done = 0
     with transaction.atomic():
         with connection.cursor() as cursor:
             _tune(cursor)
-            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)} WHERE {where_sql}", list(where_params))  # noqa: S608
-        return write_frame(table, frame, progress=progress)
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)} WHERE {where_sql}",  # noqa: S608
+                           list(where_params))
+        for frame in parts:
+            report = None
+            if progress is not None:
+                def report(n: int, offset: int = done, progress: Callable[[int], None] = progress) -> None:
+                    progress(offset + n)
+            write_frame(table, frame, progress=report)
+            done += frame.height
+    return done
 
 
 def write_frame(table: str, frame: pl.DataFrame, *, progress: Callable[[int], None] | None = None) -> int:

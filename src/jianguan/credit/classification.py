@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
@@ -26,6 +26,7 @@ from jianguan.credit.models import ClassificationRun, RiskResult
 from jianguan.credit.rules import model_for_month
 
 Progress = Callable[[str, int, int | None], None]
+SCORE_CHUNK_ROWS = 1_000_000
 
 
 class ClassificationError(Exception):
@@ -121,24 +122,39 @@ def classification_run(month: dt.date, *, today: dt.date, as_of: dt.date | None 
         say("读取特征数据", 0, total)
         feats = collect_features(as_of, base)
         timings["read"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
         say("计算分值与分类", 0, total)
         missing = missing_features(model, set(feats.columns))
-        scored = score_frame(feats, model).sort("entity_id")
+        feats = feats.sort("entity_id")
+        classes: list[pl.DataFrame] = []
+        scoring_s = [0.0]
+
+        def scored_chunks() -> Iterator[pl.DataFrame]:
+            # Scoring is row-independent: chunks bound the memory the JSON text columns take at province scale.
+            for offset in range(0, feats.height, SCORE_CHUNK_ROWS):
+                s0 = time.perf_counter()
+                part = score_frame(feats.slice(offset, SCORE_CHUNK_ROWS), model)
+                classes.append(part.select("entity_id", "risk_class"))
+                out = part.select(
+                    "entity_id", pl.lit(month).alias("month"), "risk_class", "score", "contributions", "facts",
+                    "hard_rule", pl.lit(model.version).alias("model_version"))
+                scoring_s[0] += time.perf_counter() - s0
+                yield out
+
+        t2 = time.perf_counter()
+        # Delete-then-insert the month in one transaction (see bulk.replace_rows), then close the run.
+        replace_rows(RiskResult._meta.db_table, "month = %s", [month], scored_chunks(),
+                     progress=lambda n: say("写入分类结果", n, total))
+        timings["write"] = time.perf_counter() - t2 - scoring_s[0]
+        t1 = time.perf_counter()
+        scored = pl.concat(classes) if classes else pl.DataFrame(schema={"entity_id": pl.Int64,
+                                                                         "risk_class": pl.String})
         counts = {c: 0 for c in CLASSES}
         counts.update(dict(scored.group_by("risk_class").len().iter_rows()))
         previous = read_frame("SELECT entity_id, risk_class FROM credit_riskresult WHERE month = %s",
                               [previous_month(month)], {"entity_id": pl.Int64, "risk_class": pl.String})
         summary = summarise(scored, base, previous)
-        timings["compute"] = time.perf_counter() - t1
-        t2 = time.perf_counter()
-        out = scored.select(
-            "entity_id", pl.lit(month).alias("month"), "risk_class", "score", "contributions", "facts",
-            "hard_rule", pl.lit(model.version).alias("model_version"))
-        say("写入分类结果", 0, total)
-        # Delete-then-insert the month in one transaction (see bulk.replace_rows), then close the run.
-        replace_rows(RiskResult._meta.db_table, "month = %s", [month], out,
-                     progress=lambda n: say("写入分类结果", n, total))
+        timings["compute"] = scoring_s[0] + time.perf_counter() - t1
+        t3 = time.perf_counter()
         with transaction.atomic():
             run.status = ClassificationRun.Status.SUCCEEDED
             run.counts = counts
@@ -149,7 +165,7 @@ def classification_run(month: dt.date, *, today: dt.date, as_of: dt.date | None 
             audit_record(run, "credit.classify", actor=user,
                          after={"month": f"{month:%Y-%m}", "as_of": as_of.isoformat(), "model": model.version,
                                 "counts": counts})
-        timings["write"] = time.perf_counter() - t2
+        timings["write"] += time.perf_counter() - t3
         say("完成", total, total)
         return ClassificationOutcome(run, counts, timings)
     except BaseException as exc:

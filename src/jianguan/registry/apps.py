@@ -3,6 +3,8 @@ from typing import Any
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+HOME_CARDS_SECONDS = 300
+
 
 class RegistryConfig(AppConfig):
     name = "jianguan.registry"
@@ -31,11 +33,20 @@ class RegistryConfig(AppConfig):
 
     def home_cards(self, user: Any) -> list[dict[str, Any]]:
         """Entities in the user's jurisdiction, of which operating (存续), and valid licences."""
+        from django.core.cache import cache
         from django.urls import reverse
 
+        from jianguan.core.access import data_scope
         from jianguan.registry.selectors import entity_counts
 
-        counts = entity_counts(user)
+        # Counting a city's 1.3 million entities takes seconds: the counts are kept for a few minutes per
+        # jurisdiction (the registry changes by import, not by the minute).
+        scope = data_scope(user)
+        key = "registry:home_cards:" + ("*" if scope.everything else ",".join(scope.division_prefixes))
+        counts = cache.get(key)
+        if counts is None:
+            counts = entity_counts(user)
+            cache.set(key, counts, HOME_CARDS_SECONDS)
         url = reverse("registry:entity_list")
         return [
             {"label": _("市场主体"), "value": counts["entities"], "url": url},

@@ -226,7 +226,8 @@ class CsvSource(RowSource):
 
 
 _MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
-_FORMULA_RE = re.compile(rb'<(?:\w+:)?c\s+r="([A-Z]+)(\d+)"[^>]*>\s*<(?:\w+:)?f(?:\s[^>]*)?(?:/>|>([^<]*)</(?:\w+:)?f>)')
+_FORMULA_RE = re.compile(rb'<(?:\w+:)?c\s+r="([A-Z]+)(\d+)"[^>]*>\s*'
+                         rb'<(?:\w+:)?f(?:\s[^>]*)?(?:/>|>([^<]*)</(?:\w+:)?f>)')
 # Workbooks up to this size are read with python-calamine (fast, but it holds the whole sheet in memory, about
 # 12 times the file size); larger ones stream through openpyxl's read-only parser so memory stays bounded.
 XLSX_IN_MEMORY_MAX_BYTES = 40 * 1024 * 1024
@@ -320,7 +321,7 @@ class XlsxSource(RowSource):
 
             try:
                 self._calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(self.ws.title)
-            except Exception:  # noqa: BLE001 — calamine cannot read it: the streaming reader still can
+            except Exception:  # calamine cannot read it: the streaming reader still can
                 self._calamine = None
 
     def _raw_rows(self) -> Iterator[tuple[int, Sequence[Any]]]:
@@ -693,8 +694,11 @@ def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str],
             result.file_problem = str(exc)
             result.seconds = time.monotonic() - began
             return result
-        progress(_("校验完成"), result.rows, result.rows, {_("已校验行数"): result.rows,
-                                                          _("有问题的行"): result.bad_rows})
+        tally = {_("已校验行数"): result.rows + result.licence_rows, _("有问题的行"): result.bad_rows}
+        if result.ok and not dry_run:
+            progress(_("写入数据库（全部写入后一次提交）"), 0, n_entities, tally)
+        else:
+            progress(_("校验完成"), result.rows, result.rows, tally)
         if result.ok:
             counts = registry_import_write(read_spool(spool), read_spool(licence_spool), total=n_entities,
                                            actor=actor, dry_run=dry_run, today=today, progress=progress,

@@ -5,17 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError
+from django.db import DatabaseError, OperationalError, connection
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jianguan.core.access import data_scope
 from jianguan.core.jobs import JobContext, JobError, job_handler
+from jianguan.core.models import Job
 from jianguan.registry.importer import import_max_bytes, report_xlsx, run_import
 from jianguan.registry.services import ImportConflict
 
@@ -41,6 +43,54 @@ def import_outcome_message(summary: dict[str, Any]) -> str:
         "n": summary["error_count"]}
 
 
+class ProgressRelay:
+    """Progress of the write pass, which runs inside one long transaction.
+
+    Updating the job row from that transaction would stay invisible until the commit (and lock the row against
+    the heartbeat), so the latest figures go to the command line's callback at once and, on PostgreSQL, to the job
+    row from a thread with its own connection. SQLite admits one writer, so there the page shows the write step
+    (set before the transaction opens) until the import commits.
+    """
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self._latest: tuple[str, int, int | None, dict[str, Any]] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if connection.vendor == "postgresql":
+            self._thread = threading.Thread(target=self._run, name=f"import-progress-{ctx.job.pk}", daemon=True)
+            self._thread.start()
+
+    def push(self, step: str, done: int, total: int | None, counts: dict[str, Any]) -> None:
+        job = self.ctx.job
+        job.step, job.done, job.total, job.counts = step[:200], done, total, {**job.counts, **counts}
+        self._latest = (job.step, done, total, job.counts)
+        if self.ctx._on_progress:
+            self.ctx._on_progress(job)
+
+    def _run(self) -> None:
+        from django.db import connection as own
+
+        try:
+            while not self._stop.wait(1.0):
+                latest, self._latest = self._latest, None
+                if latest is None:
+                    continue
+                step, done, total, counts = latest
+                try:
+                    Job.objects.filter(pk=self.ctx.job.pk).update(step=step, done=done, total=total, counts=counts,
+                                                                  heartbeat_at=timezone.now())
+                except DatabaseError:  # progress is best effort; the import itself is unaffected
+                    continue
+        finally:
+            own.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 @job_handler("registry.import")
 def registry_import(ctx: JobContext) -> dict[str, Any]:
     """Import an uploaded registry file: params `path`, `file_name`, `dry_run`, `max_bytes`, `today` (optional)."""
@@ -53,8 +103,14 @@ def registry_import(ctx: JobContext) -> dict[str, Any]:
         in_scope = scope.covers_division
     today = dt.date.fromisoformat(p["today"]) if p.get("today") else timezone.localdate()
 
+    relay = ProgressRelay(ctx)
+    outer = connection.in_atomic_block  # only in tests, which wrap everything in a transaction
+
     def progress(step: str, done: int, total: int | None, counts: dict[str, Any]) -> None:
-        ctx.progress(step, done=done, total=total, counts=counts)
+        if connection.in_atomic_block and not outer:  # the write pass: not through its own uncommitted transaction
+            relay.push(step, done, total, counts)
+        else:
+            ctx.progress(step, done=done, total=total, counts=counts)
 
     try:
         result = run_import(p["path"], actor=user, in_scope=in_scope, today=today, dry_run=bool(p.get("dry_run")),
@@ -65,6 +121,8 @@ def registry_import(ctx: JobContext) -> dict[str, Any]:
     except OperationalError as exc:  # SQLite: another writer held the database past the busy timeout
         raise JobError(_("数据库正忙（可能有另一个导入正在写入），本次导入未写入任何数据，请稍后重新提交。（%(e)s）")
                        % {"e": exc}) from exc
+    finally:
+        relay.stop()
     summary = result.summary()
     try:
         summary["url"] = reverse("registry:import_status", args=[ctx.job.pk])

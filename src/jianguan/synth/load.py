@@ -96,7 +96,7 @@ def registry_delete(divisions: Sequence[str]) -> dict[str, int]:
         if model in ours:
             continue
         if rel.many_to_many:
-            through = rel.through if hasattr(rel, "through") else rel.field.remote_field.through
+            through = getattr(rel, "through", None) or rel.field.remote_field.through  # type: ignore[union-attr,attr-defined]
             fk = next(f.name for f in through._meta.fields if getattr(f, "related_model", None) is Entity)
             n, _ = through._base_manager.filter(**{f"{fk}__division_id__in": divisions}).delete()
         else:
@@ -266,7 +266,7 @@ class DatabaseSink:
         exprs: list[pl.Expr] = []
         for field in model._meta.concrete_fields:
             name = field.attname
-            cols.append(field.column)
+            cols.append(field.column or name)
             if name in df.columns:
                 exprs.append(pl.col(name))
                 continue
