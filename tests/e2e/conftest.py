@@ -69,5 +69,5 @@ def login(page, live_server, username: str, password: str) -> None:  # type: ign
     page.goto(f"{live_server.url}/staff/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    page.click("[data-testid=login-submit]")
     page.wait_for_load_state("networkidle")
