@@ -75,67 +75,56 @@ def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[s
 
 
 def audit_record(obj: models.Model, action: str, *, actor: User | None, before: Mapping[str, Any] | None = None,
-                 after: Mapping[str, Any] | None = None, reason: str = "") -> AuditEntry:
+                 after: Mapping[str, Any] | None = None, reason: str = "") -> None:
     """Append one entry about `obj` to the chain."""
-    return audit_record_many([event_for(obj, action, actor=actor, before=before, after=after, reason=reason)])[0]
+    audit_record_many([event_for(obj, action, actor=actor, before=before, after=after, reason=reason)])
 
 
-def audit_record_many(events: list[AuditEvent]) -> list[AuditEntry]:
-    """Append several entries in one locked step (bulk imports write thousands at a time)."""
+_COLS = ("seq", "at", "actor_id", "actor_name", "unit_id", "unit_name", "action", "object_type", "object_id",
+         "object_repr", "before", "after", "reason", "prev_hash", "hash")
+
+
+def audit_record_many(events: list[AuditEvent]) -> int:
+    """Append several entries in one locked step (bulk imports write thousands at a time); returns how many.
+
+    Rows are built as plain tuples and written with executemany: building a model instance per entry cost more
+    than hashing it.
+    """
     if not events:
-        return []
+        return 0
+    from django.db import connection
+
     key = _key()
+    ops = connection.ops
+    who: dict[int | None, tuple[int | None, str, int | None, str]] = {}
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
         seq, prev = head.seq, head.hash if head.seq else GENESIS_HASH
-        entries = []
+        rows = []
         for ev in events:
             seq += 1
             actor = ev.actor
-            unit = getattr(actor, "unit", None) if actor is not None else None
-            entry = AuditEntry(
-                seq=seq, at=ev.at,
-                actor_id=actor.pk if actor is not None else None,
-                actor_name=(actor.display_name if actor is not None else "系统")[:150],
-                unit_id=unit.pk if unit is not None else None,
-                unit_name=(unit.name if unit is not None else "")[:128],
-                action=ev.action, object_type=ev.object_type, object_id=str(ev.object_id)[:64],
-                object_repr=ev.object_repr[:255],
-                before=canonical_json(ev.before) if ev.before is not None else "",
-                after=canonical_json(ev.after) if ev.after is not None else "",
-                reason=ev.reason, prev_hash=prev,
-            )
-            entry.hash = entry_hash(key, _payload(entry))
-            prev = entry.hash
-            entries.append(entry)
-        _insert(entries)
+            ident = who.get(id(actor))
+            if ident is None:
+                unit = getattr(actor, "unit", None) if actor is not None else None
+                ident = (actor.pk if actor is not None else None,
+                         (actor.display_name if actor is not None else "系统")[:150],
+                         unit.pk if unit is not None else None, (unit.name if unit is not None else "")[:128])
+                who[id(actor)] = ident
+            payload = (seq, _iso(ev.at), *ident, ev.action, ev.object_type, str(ev.object_id)[:64],
+                       ev.object_repr[:255], canonical_json(ev.before) if ev.before is not None else "",
+                       canonical_json(ev.after) if ev.after is not None else "", ev.reason, prev)
+            prev = entry_hash(key, payload)
+            rows.append((seq, ops.adapt_datetimefield_value(ev.at), *payload[2:], prev))
+        table = ops.quote_name(AuditEntry._meta.db_table)
+        sql = (f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in _COLS)}) "  # noqa: S608 (model identifiers)
+               f"VALUES ({', '.join(['%s'] * len(_COLS))})")
+        with connection.cursor() as cur:
+            for k in range(0, len(rows), 2000):
+                cur.executemany(sql, rows[k:k + 2000])
         head.seq, head.hash = seq, prev
         head.save(update_fields=["seq", "hash"])
-    return entries
-
-
-def _insert(entries: list[AuditEntry]) -> None:
-    """Plain INSERTs: for thousands of entries (imports) Django's bulk_create spends far longer building SQL."""
-    from django.db import connection
-
-    ops = connection.ops
-    # Every one of these is a plain field whose column is its name.
-    cols = ("seq", "at", "actor_id", "actor_name", "unit_id", "unit_name", "action", "object_type", "object_id",
-            "object_repr", "before", "after", "reason", "prev_hash", "hash")
-    table = ops.quote_name(AuditEntry._meta.db_table)
-    sql = (f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) "  # noqa: S608 (model identifiers)
-           f"VALUES ({', '.join(['%s'] * len(cols))})")
-    rows = [(e.seq, ops.adapt_datetimefield_value(e.at), e.actor_id, e.actor_name, e.unit_id, e.unit_name, e.action,
-             e.object_type, e.object_id, e.object_repr, e.before, e.after, e.reason, e.prev_hash, e.hash)
-            for e in entries]
-    with connection.cursor() as cur:
-        for k in range(0, len(rows), 2000):
-            cur.executemany(sql, rows[k:k + 2000])
-
-
-def _payload(e: AuditEntry) -> tuple[Any, ...]:
-    return (e.seq, _iso(e.at), e.actor_id, e.actor_name, e.unit_id, e.unit_name, e.action, e.object_type,
-            e.object_id, e.object_repr, e.before, e.after, e.reason, e.prev_hash)
+    return len(rows)
 
 
 _COLUMNS = ("seq, {at}, actor_id, actor_name, unit_id, unit_name, action, object_type, object_id, object_repr, "
