@@ -55,3 +55,13 @@ def _fast_password_hashing(settings, request):
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
     if "argon2" not in request.node.name:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _chinese_by_default():
+    """A request with an English cookie leaves English active in the thread; each test starts in zh-hans."""
+    from django.utils import translation
+
+    translation.activate("zh-hans")
+    yield
+    translation.deactivate()
