@@ -129,6 +129,8 @@ class Case(models.Model):
             models.Index(fields=["intake_unit", "status"], name="case_intake_status_idx"),
             models.Index(fields=["entity", "received_on"], name="case_entity_received_idx"),
             models.Index(fields=["complainant_phone", "received_on"], name="case_phone_received_idx"),
+            # Art. 17 "shared address" flag looks up earlier complaints by phone OR address at every intake.
+            models.Index(fields=["complainant_address", "received_on"], name="case_address_received_idx"),
             models.Index(fields=["kind", "received_on"], name="case_kind_received_idx"),
         ]
 
