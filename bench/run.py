@@ -21,7 +21,8 @@ def main(names: list[str]) -> int:
         scripts = [s for s in scripts if any(s.stem.removeprefix("bench_").startswith(n) for n in names)]
     out_dir = HERE / "out"
     out_dir.mkdir(exist_ok=True)
-    header = f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · {platform.processor() or platform.machine()}"
+    cpu = platform.processor() or platform.machine()
+    header = f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · {cpu}"
     lines = [header]
     failed = 0
     for script in scripts:

@@ -29,7 +29,8 @@ def create_unit(code: str | None = None, *, division: str = "371003", kind: str 
         department=Department.objects.get(code=department))
 
 
-def create_user(*, unit, roles=(("handler", "subtree"),), username: str | None = None, password: str = "Correct-horse-42"):
+def create_user(*, unit, roles=(("handler", "subtree"),), username: str | None = None,
+                password: str = "Correct-horse-42"):  # noqa: S107 — a test password
     from jianguan.core.services import user_create
 
     n = next(_counter)

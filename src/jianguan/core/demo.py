@@ -11,7 +11,7 @@ from django.db import transaction
 from jianguan.core.models import Role, RoleAssignment, Scope, Unit, User
 from jianguan.core.services import org_bootstrap, user_create
 
-DEMO_PASSWORD = "Jianguan-demo-2026"
+DEMO_PASSWORD = "Jianguan-demo-2026"  # noqa: S105 — printed by `make demo` on purpose
 DEMO_COUNTIES = {"371003": "wendeng", "371082": "rongcheng"}
 # The demo's "today": the monthly cycle runs for the month before it.
 DEMO_TODAY = dt.date(2026, 11, 20)

@@ -191,6 +191,9 @@ class AuditChainHead(models.Model):
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
 
+    def __str__(self) -> str:
+        return f"audit head #{self.seq}"
+
 
 class Job(models.Model):
     """A persistent background job (import, classification, draw …) with its progress."""

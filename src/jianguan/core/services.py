@@ -73,7 +73,8 @@ def org_bootstrap(province_code: str, *, partner_counties: Iterable[str] = (), a
 
     def unit(code: str, name: str, kind: str, division: Division, parent: Unit | None, dept: Department) -> Unit:
         obj, created = Unit.objects.get_or_create(
-            code=code, defaults={"name": name, "kind": kind, "division": division, "parent": parent, "department": dept})
+            code=code,
+            defaults={"name": name, "kind": kind, "division": division, "parent": parent, "department": dept})
         if created:
             audit_record(obj, "create", actor=actor, after=snapshot(obj, ["code", "name", "kind", "division_id"]))
             if kind == Unit.Kind.BUREAU:
@@ -100,10 +101,12 @@ def org_bootstrap(province_code: str, *, partner_counties: Iterable[str] = (), a
                          Unit.Kind.STATION, county, county_bureau, samr)
         for code in partner_counties:
             county = Division.objects.get(code=code)
-            prefix = f"{county.parent.name}{county.name}" if county.name.endswith("区") and county.parent else county.name
+            district = county.name.endswith("区") and county.parent is not None
+            prefix = f"{county.parent.name}{county.name}" if district else county.name
             for dept in Department.objects.filter(is_market_regulation=False):
                 suffix = suffixes.get(dept.code, "局")
-                unit(f"{county.code}-{dept.code}", f"{prefix}{dept.name}{suffix}", Unit.Kind.PARTNER, county, None, dept)
+                unit(f"{county.code}-{dept.code}", f"{prefix}{dept.name}{suffix}", Unit.Kind.PARTNER, county, None,
+                     dept)
     return summary
 
 

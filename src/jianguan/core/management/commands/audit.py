@@ -16,7 +16,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("verify", help="校验审计哈希链；发现断裂时以非零状态退出 (verify the chain; exit 1 on any break)")
+        sub.add_parser("verify",
+                       help="校验审计哈希链；发现断裂时以非零状态退出 (verify the chain; exit 1 on any break)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         started = time.monotonic()
