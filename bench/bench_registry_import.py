@@ -123,16 +123,46 @@ def run(args: argparse.Namespace) -> None:
     path = Path(args.file)
     rows = args.rows
     for phase in ("create", "reimport"):
+        server = server_cpu(connection)
         with PeakRss() as rss:
             began, cpu = time.perf_counter(), time.process_time()
+            db_cpu = server()
             result = run_import(path, today=dt.date(2026, 11, 22), max_bytes=2**40)
             seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+            db_cpu = server() - db_cpu
         assert result.ok, (result.file_problem, result.errors[:5])
+        # On PostgreSQL the server process does part of the work (index builds, constraint checks): its CPU time is
+        # reported too, and rows per CPU-second counts both processes.
+        total_cpu = cpu + db_cpu
         print(f"registry_import.{phase} db={connection.vendor} format={args.format} rows={rows} "
-              f"seconds={seconds:.1f} rows_per_s={rows / seconds:.0f} cpu_s={cpu:.1f} "
-              f"rows_per_cpu_s={rows / cpu:.0f} load1={os.getloadavg()[0]:.1f} peak_rss_mb={rss.peak / 2**20:.0f} "
+              f"seconds={seconds:.1f} rows_per_s={rows / seconds:.0f} cpu_s={cpu:.1f} db_cpu_s={db_cpu:.1f} "
+              f"rows_per_cpu_s={rows / total_cpu:.0f} load1={os.getloadavg()[0]:.1f} "
+              f"peak_rss_mb={rss.peak / 2**20:.0f} "
               f"created={result.created} updated={result.updated} unchanged={result.unchanged} "
               f"entities={Entity.objects.count()}", flush=True)
+
+
+def server_cpu(connection):
+    """A function returning the CPU seconds used so far by this connection's PostgreSQL backend (0 on SQLite, whose
+    work is in this process; 0 when the server runs on another host)."""
+    import psutil
+
+    if connection.vendor != "postgresql":
+        return lambda: 0.0
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        backend = psutil.Process(pid)
+        backend.cpu_times()
+    except (psutil.Error, OSError):
+        return lambda: 0.0
+
+    def used() -> float:
+        t = backend.cpu_times()
+        return t.user + t.system
+
+    return used
 
 
 def main() -> None:

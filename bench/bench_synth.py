@@ -3,7 +3,8 @@
 Times, through the real command line:
   * county (文登区, 70,000 entities) to Parquet — median of --runs runs;
   * city (济南市, 1.3 million) to Parquet — median of --runs runs;
-  * city loaded into PostgreSQL (database ``jianguan_bench_synth``, created and migrated here) — once per run;
+  * city loaded into PostgreSQL (database ``jianguan_bench_synth``, created and migrated here) — once per run,
+    with the wall time, the CPU time of the loader (client) and of its PostgreSQL backend (server, when local);
   * with --province: province (山东省, 15 million) to Parquet, once, if `df` shows enough free space.
 
 Prints lines ``name key=value``. Usage:
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -29,10 +31,17 @@ JIANGUAN = str(REPO / ".venv" / "bin" / "jianguan")
 BENCH_DB = "jianguan_bench_synth"
 
 
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     started = time.monotonic()
     proc = subprocess.run([JIANGUAN, *args], env=env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
+    if proc.stdout:
+        sys.stderr.write(proc.stdout[-1500:])
     if proc.returncode:
         sys.stderr.write(proc.stdout[-2000:] + proc.stderr[-4000:])
         raise SystemExit(f"failed: jianguan {' '.join(args)}")
@@ -64,25 +73,36 @@ def bench_parquet(name: str, scale: str, runs: int, env: dict[str, str], work: P
           f"parquet_mb={size / 1e6:.0f}", flush=True)
 
 
-def bench_pg_load(runs: int, pg: str, env: dict[str, str]) -> None:
+def server_cpu_seconds(stdout: str) -> float:
+    """CPU time of the PostgreSQL backend that did the load, as the loader reports it (local server only)."""
+    m = re.search(r"server_cpu_s=([\d.]+)", stdout)
+    return float(m.group(1)) if m else float("nan")
+
+
+def bench_pg_load(runs: int, pg: str, env: dict[str, str], workers: int = 2) -> None:
     admin = pg.rstrip("/") + "/postgres"
     subprocess.run([PSQL, admin, "-q", "-c", f"DROP DATABASE IF EXISTS {BENCH_DB}"], check=True)
     subprocess.run([PSQL, admin, "-q", "-c", f"CREATE DATABASE {BENCH_DB}"], check=True)
     db_env = {**env, "DATABASE_URL": f"{pg.rstrip('/')}/{BENCH_DB}"}
     run(["migrate", "-v0"], db_env)
-    walls, gens = [], []
+    walls, gens, clients, servers = [], [], [], []
     for i in range(runs):
-        args = ["synth", "--scale", "city", "--seed", str(2026 + i), "--load", "--registry-only"]
+        args = ["synth", "--scale", "city", "--seed", str(2026 + i), "--load", "--registry-only",
+                "--workers", str(workers)]
         if i:
             args.append("--replace")
+        cpu0 = children_cpu_s()
         wall, stdout = run(args, db_env)
+        clients.append(children_cpu_s() - cpu0)
+        servers.append(server_cpu_seconds(stdout))
         walls.append(wall)
         gens.append(generator_seconds(stdout))
     size = subprocess.run([PSQL, admin, "-tAc", f"SELECT pg_database_size('{BENCH_DB}')"], capture_output=True,
                           text=True, check=True).stdout.strip()
     print(f"synth_city_load_postgresql entities=1300000 runs={runs} wall_median_s={statistics.median(walls):.1f} "
           f"generate_and_copy_median_s={statistics.median(gens):.1f} first_s={walls[0]:.1f} "
-          f"db_mb={int(size) / 1e6:.0f}", flush=True)
+          f"client_cpu_median_s={statistics.median(clients):.1f} server_cpu_median_s={statistics.median(servers):.1f} "
+          f"workers={workers} db_mb={int(size) / 1e6:.0f}", flush=True)
 
 
 def main() -> None:
@@ -93,6 +113,8 @@ def main() -> None:
     parser.add_argument("--skip-parquet", action="store_true")
     parser.add_argument("--province", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="processes for the province run")
+    parser.add_argument("--load-workers", type=int, default=2,
+                        help="generator processes for the PostgreSQL load (generation overlaps the COPY)")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     opts = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_synth_"))
@@ -103,7 +125,7 @@ def main() -> None:
             bench_parquet("synth_county_parquet entities=70000", "county", opts.runs, env, work)
             bench_parquet("synth_city_parquet entities=1300000", "city", opts.runs, env, work)
         if not opts.skip_load:
-            bench_pg_load(opts.load_runs, opts.pg, env)
+            bench_pg_load(opts.load_runs, opts.pg, env, opts.load_workers)
         if opts.province:
             free = shutil.disk_usage(work).free
             if free < 10e9:

@@ -3,6 +3,7 @@ from importlib.util import find_spec
 from django.conf import settings
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 
 from jianguan.api.api import api
 from jianguan.core.views import healthz
@@ -17,6 +18,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
+    # gettext() for the modules' chart scripts (labels from locale/<lang>/LC_MESSAGES/djangojs.po)
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("staff/", include("jianguan.core.urls")),
     path("staff/registry/", include("jianguan.registry.urls")),
     path("staff/credit/", include("jianguan.credit.urls")),

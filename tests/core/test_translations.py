@@ -254,3 +254,39 @@ def test_the_language_switch_ignores_an_unknown_language_and_an_offsite_next(cli
     response = client.post("/i18n/setlang/", {"language": "xx", "next": "https://evil.example/"})
     assert response.status_code == 302 and "evil.example" not in response["Location"]
     assert "工作人员登录" in client.get("/staff/login/").content.decode()
+
+
+# ------------------------------------------------------------------------------------- the chart scripts' catalogue
+
+JS_PO = PACKAGE / "locale" / "en" / "LC_MESSAGES" / "djangojs.po"
+_JS_LITERAL = re.compile(r"""\bgettext\(\s*"([^"\n]+)"\s*\)""")
+JS_HOW_TO_FIX = ("cd src/jianguan && ../../.venv/bin/jianguan makemessages -d djangojs -l en "
+                 "--ignore 'static/vendor/*', "
+                 "translate locale/en/LC_MESSAGES/djangojs.po, then ../../.venv/bin/jianguan compilemessages")
+
+
+def test_every_chart_label_in_the_scripts_is_translated_and_compiled():
+    entries = [e for e in parse_po(JS_PO) if e["msgid"] != ""]
+    known = {e["msgid"]: e["msgstr"][0] for e in entries if not e["obsolete"] and "fuzzy" not in e["flags"]}
+    scripts = [p for p in (PACKAGE / "static" / "js").glob("*.js")]
+    used = {text: p.name for p in scripts for text in _JS_LITERAL.findall(p.read_text(encoding="utf-8"))}
+    assert used, "no gettext() call found in static/js — the scripts' labels would be Chinese only"
+    missing = {text: where for text, where in used.items() if not known.get(text)}
+    assert not missing, f"chart labels without an English translation: {missing}; {JS_HOW_TO_FIX}"
+    with JS_PO.with_suffix(".mo").open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    stale = [text for text in used if compiled.gettext(text) != known[text]]
+    assert not stale, f"djangojs.mo is older than djangojs.po: {stale}; run compilemessages"
+    # every Chinese literal in a script goes through gettext (data values come from the server, already translated)
+    bare = [(p.name, line.strip()) for p in scripts for line in p.read_text(encoding="utf-8").splitlines()
+            if CJK.search(_JS_LITERAL.sub("", line)) and not line.strip().startswith("//")]
+    assert not bare, f"Chinese text outside gettext() in the scripts: {bare}"
+
+
+def test_the_javascript_catalogue_is_served_in_the_visitors_language(client, db):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get("/jsi18n/")
+    assert english.status_code == 200 and "Hot words" in english.content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    chinese = client.get("/jsi18n/")
+    assert chinese.status_code == 200 and "Hot words" not in chinese.content.decode()

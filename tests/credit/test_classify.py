@@ -67,6 +67,21 @@ def test_every_operating_entity_gets_a_class_score_contributions_and_model_versi
     assert "associated_cd_entities" not in run.missing_features
 
 
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_bulk_reads_see_the_same_data(population):
+    """Committed data, no open transaction: on PostgreSQL the reads go through ADBC (Arrow) instead of COPY CSV."""
+    from django.db import connection
+
+    assert not connection.in_atomic_block
+    outcome = classification_run(OCT, today=TODAY)
+    assert outcome.counts == {"A": 1, "B": 2, "C": 1, "D": 1}
+    got = results()
+    assert json.loads(got[population["clean"].pk].contributions) == {"年报逾期补报": 4, "存续满三年": -5,
+                                                                      "高风险行业或许可": 6}
+    assert json.loads(got[population["serious"].pk].facts)["penalties_heavy_3y"] == [0, 1, 0]
+    assert got[population["abnormal"].pk].risk_class == "C"
+
+
 def test_the_annual_report_for_2025_counts_as_missing_only_after_30_june_2026(org):
     entity = create_entity(established_on=dt.date(2020, 3, 1))
     create_annual_report(entity, 2023)
@@ -78,6 +93,20 @@ def test_the_annual_report_for_2025_counts_as_missing_only_after_30_june_2026(or
     assert "annual_report_missing_2y" not in json.loads(june.facts)
     assert json.loads(october.facts)["annual_report_missing_2y"] == 1
     assert json.loads(october.contributions)["年报未报"] == 12
+
+
+def test_an_entitys_history_and_explanation_come_newest_month_first(org):
+    from jianguan.credit.selectors import risk_explain, risk_history
+
+    entity = create_entity(established_on=dt.date(2020, 3, 1))
+    other = create_entity(established_on=dt.date(2020, 3, 1))
+    for month in (dt.date(2026, 6, 1), OCT, dt.date(2026, 8, 1)):
+        classification_run(month, today=TODAY)
+    history = list(risk_history(entity))
+    assert [r.month for r in history] == [OCT, dt.date(2026, 8, 1), dt.date(2026, 6, 1)]
+    assert {r.entity_id for r in history} == {entity.pk} and other.pk != entity.pk
+    assert risk_explain(entity.uscc).month == OCT
+    assert risk_explain(entity.uscc, dt.date(2026, 8, 1)).month == dt.date(2026, 8, 1)
 
 
 def test_rerunning_a_month_with_the_same_data_gives_identical_results(population):
@@ -171,3 +200,50 @@ def test_risk_classes_gives_the_latest_month(population):
     classification_run(OCT, today=TODAY)
     classes = risk_classes()
     assert classes[population["serious"].pk] == "D" and population["cancelled"].pk not in classes
+
+
+def broken_features(as_of, base=None):
+    """The credit provider's features with one of them as text, which scoring cannot turn into points."""
+    import polars as pl
+
+    from jianguan.credit.features import features
+
+    return features(as_of, base).with_columns(pl.lit("无法计分").alias("licence_revoked"))
+
+
+def test_a_failure_while_scoring_leaves_the_months_previous_results_untouched(population, monkeypatch):
+    from django.apps import apps
+
+    classification_run(OCT, today=TODAY)
+    before = sorted(RiskResult.objects.filter(month=OCT).values_list("entity_id", "risk_class", "score"))
+    monkeypatch.setattr(apps.get_app_config("credit"), "credit_features",
+                        "tests.credit.test_classify.broken_features")
+    with pytest.raises(Exception) as failure:  # whatever Polars raises, in the scoring thread
+        classification_run(OCT, today=TODAY)
+    assert any(frame.name == "score_frame" for frame in failure.traceback)
+    after = sorted(RiskResult.objects.filter(month=OCT).values_list("entity_id", "risk_class", "score"))
+    assert after == before and len(after) == 5
+    assert list(ClassificationRun.objects.filter(month=OCT).order_by("id").values_list("status", flat=True)) == [
+        "succeeded", "failed"]
+
+
+def test_prefetched_items_arrive_in_order_and_a_source_error_reaches_the_consumer():
+    from jianguan.credit.classification import Prefetched
+
+    items = Prefetched(iter(range(7)))
+    assert list(items) == list(range(7))
+    assert list(items) == []  # exhausted stays exhausted
+
+    def failing():
+        yield 1
+        raise ValueError("第二块计算失败")
+
+    failing_items = Prefetched(failing())
+    assert next(failing_items) == 1
+    with pytest.raises(ValueError, match="第二块计算失败"):
+        next(failing_items)
+
+    endless = Prefetched(iter(range(10**9)), depth=2)
+    assert next(endless) == 0
+    endless.close()  # returns: the producer notices the stop while blocked on the full queue
+    assert not endless._thread.is_alive()

@@ -67,6 +67,39 @@ def test_entities_inspected_within_the_minimum_interval_are_not_candidates(org, 
     assert InspectionPlan.objects.count() == 2
 
 
+def test_tasks_sharing_a_target_rule_read_the_registry_once_but_apply_their_own_interval(org, staff, food_world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jianguan.inspections import services
+    from jianguan.inspections.models import InspectionItem, Visit, VisitItem
+
+    first = food_world["food"][0]
+    other = make_plan(org, staff, approve=False)
+    other = services.plan_freeze(services.plan_approve(other, actor=staff.head), actor=staff.handler, today=TODAY)
+    stratum = other.strata.first()
+    visit = Visit.objects.create(plan=other, unit=org.wendeng, entity=first, number="X-1", status="completed",
+                                 period_start=dt.date(2025, 10, 1), period_end=dt.date(2025, 10, 30),
+                                 end_date=dt.date(2025, 10, 20))
+    VisitItem.objects.create(visit=visit, task=stratum.task, item=InspectionItem.objects.get(code="SCJG-SP-01"),
+                             stratum=stratum, risk_class="B", result_code="no_problem")
+    # SCJG-SP-01 (a key item: 180 days) in a spring task (the visit of 2025-10-20 is too recent) and a summer one
+    tasks = [{"name": "春季", "items": ("SCJG-SP-01",), "department": "samr", "start": dt.date(2026, 4, 1),
+              "end": dt.date(2026, 6, 30)},
+             {"name": "夏季", "items": ("SCJG-SP-01",), "department": "samr", "start": dt.date(2026, 7, 1),
+              "end": dt.date(2026, 9, 30)}]
+    plan = make_plan(org, staff, tasks=tasks)
+    with CaptureQueriesContext(connection) as queries:
+        strata = services.compute_strata(plan, today=TODAY, classes={})
+    registry_reads = [q for q in queries.captured_queries if 'FROM "registry_entity"' in q["sql"]]
+    assert len(registry_reads) == 1
+    by_task = {}
+    for s in strata:
+        by_task.setdefault(s.task.name, set()).update(s.members)
+    assert len(by_task["春季"]) == 19 and first.uscc not in by_task["春季"]
+    assert len(by_task["夏季"]) == 20 and first.uscc in by_task["夏季"]
+
+
 @pytest.mark.parametrize("ratio", ["1.5", "-0.1", "abc"])
 def test_a_ratio_outside_zero_to_one_is_refused_when_the_task_is_created(org, staff, food_world, ratio):
     from jianguan.inspections import services

@@ -252,3 +252,66 @@ def test_publishing_from_the_queue_returns_to_the_queue_but_never_to_another_sit
     assert set(plan.visits.values_list("status", flat=True)) == {"published"}
     _login(client, staff.rc_head)
     assert client.post(f"/staff/inspections/visits/{v1.pk}/publish/").status_code == 404
+
+
+def _run_queued_job():
+    from jianguan.core.jobs import job_claim_next, job_run
+
+    job = job_claim_next()
+    assert job is not None, "no job was queued"
+    return job_run(job)
+
+
+def test_freeze_and_draw_buttons_queue_background_jobs_and_the_plan_page_shows_their_progress(
+        org, staff, food_world, client):
+    from jianguan.core.models import Job
+    from jianguan.inspections import services
+    from jianguan.inspections.models import InspectionPlan
+
+    plan = make_plan(org, staff, ratios={"B": "0.1"})
+    _login(client, staff.handler)
+    resp = client.post(f"/staff/inspections/plans/{plan.pk}/action/freeze/")
+    job = Job.objects.get(kind="inspections.freeze")
+    assert resp.status_code == 302 and resp.url.endswith(f"/plans/{plan.pk}/?job={job.pk}")
+    assert InspectionPlan.objects.get(pk=plan.pk).status == "approved"  # nothing done in the request
+    page = client.get(resp.url).content.decode()
+    assert 'data-testid="job-progress"' in page and "hx-get" in page  # polls while queued
+    assert "冻结候选名单并公开承诺值</button>" not in page  # no second click while it runs
+    again = client.post(f"/staff/inspections/plans/{plan.pk}/action/freeze/")
+    assert again.status_code == 400 and "该计划已有正在执行的后台任务" in again.content.decode()
+    assert Job.objects.filter(kind="inspections.freeze").count() == 1
+
+    job = _run_queued_job()
+    assert job.status == "succeeded", job.error
+    assert job.result["url"] == f"/staff/inspections/plans/{plan.pk}/"
+    plan.refresh_from_db()
+    assert plan.status == "frozen" and plan.commitment and job.result["commitment"] == plan.commitment
+
+    # The draw needs the randomness first: refused at once, no job queued
+    resp = client.post(f"/staff/inspections/plans/{plan.pk}/action/draw/")
+    assert resp.status_code == 400 and "公开随机数尚未由两名工作人员录入确认" in resp.content.decode()
+    assert not Job.objects.filter(kind="inspections.draw").exists()
+    services.plan_randomness_enter(plan, "7", actor=staff.handler)
+    services.plan_randomness_enter(plan, "7", actor=staff.head)
+    resp = client.post(f"/staff/inspections/plans/{plan.pk}/action/draw/")
+    assert resp.status_code == 302
+    job = _run_queued_job()
+    assert job.status == "succeeded" and job.result["assigned"] == job.result["visits"] > 0
+    plan.refresh_from_db()
+    assert plan.status == "drawn" and plan.visits.filter(status="assigned").count() == job.result["visits"]
+    page = client.get(resp.url).content.decode()
+    assert 'data-testid="job-progress"' in page and "hx-get" not in page  # finished: no more polling
+    assert "查看结果" in page
+
+
+def test_a_job_of_another_plan_is_not_shown_on_this_plan_page(org, staff, food_world, client):
+    from jianguan.core.jobs import job_submit
+
+    plan = make_plan(org, staff)
+    other = make_plan(org, staff)
+    job = job_submit("inspections.freeze", "冻结", {"plan": other.pk, "user": staff.handler.pk,
+                                                   "today": TODAY.isoformat()}, user=staff.handler)
+    _login(client, staff.handler)
+    page = client.get(f"/staff/inspections/plans/{plan.pk}/?job={job.pk}").content.decode()
+    assert 'data-testid="job-progress"' not in page
+    assert 'data-testid="job-progress"' in client.get(f"/staff/inspections/plans/{other.pk}/").content.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from jianguan.registry.forms import EntitySearchForm
 from jianguan.registry.selectors import EntityFilters, capped_count, capped_page, entity_search, query_kind
@@ -208,10 +209,57 @@ def explain(qs) -> str:
     pytest.param("华联商", "registry_entity_name_trgm_idx", id="3 characters: trigram index"),
 ])
 def test_on_postgresql_a_name_search_can_use_a_name_index(city_user, q, index):
-    create_entity(name="威海市文登区华联商贸有限公司")
     from jianguan.registry.models import Entity
+
+    create_entity(name="威海市文登区华联商贸有限公司")
+    # Enough other names that reading a whole list index costs the planner more than the name index.
+    template = create_entity(name="文登区鑫源饭店")
+    from django.forms.models import model_to_dict
+
+    fields = {k: v for k, v in model_to_dict(template).items() if k not in ("id", "division", "industry")}
+    Entity.objects.bulk_create([Entity(**{**fields, "uscc": f"X{i:017d}", "name": f"文登区鑫源饭店{i}"},
+                                       division_id=template.division_id, industry_id=template.industry_id)
+                                for i in range(5000)])
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE registry_entity")
     from jianguan.registry.selectors import entity_filter
 
     qs = entity_filter(Entity.objects.all(), EntityFilters(q=q)).order_by()
     assert index in explain(qs.values("pk"))
     assert [e.name for e in entity_search(city_user, EntityFilters(q=q))] == ["威海市文登区华联商贸有限公司"]
+
+
+@postgresql_only
+@pytest.mark.parametrize(("q", "expected"), [
+    pytest.param("华联", ["华联超市", "文登华联商贸有限公司"], id="a 2-character 字号 anywhere in the name"),
+    pytest.param("联华", ["联华超市"], id="the same characters in the other order are another word"),
+    pytest.param("𠀾记", ["𠀾记小吃店"], id="a character outside the basic plane"),
+    pytest.param("超市", ["华联超市", "联华超市"], id="at the end of the name"),
+])
+def test_on_postgresql_a_two_character_search_through_the_bigram_index_finds_exactly_the_names_containing_it(
+        city_user, q, expected):
+    for name in ("华联超市", "联华超市", "文登华联商贸有限公司", "𠀾记小吃店", "华X联记"):
+        create_entity(name=name)
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        found = names(entity_search(city_user, EntityFilters(q=q)))
+    assert found == expected
+
+
+@postgresql_only
+def test_on_postgresql_a_page_of_a_capped_list_leaves_the_planner_settings_as_they_were(city_user):
+    for _ in range(4):
+        create_entity(name="华联超市")
+    page = capped_page(entity_search(city_user, EntityFilters(q="华联")), 2, per_page=1, cap=2)
+    assert page.count_capped and len(page.items) == 1
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('enable_sort'), current_setting('enable_incremental_sort')")
+        assert cur.fetchone() == ("on", "on")
+
+
+def test_a_search_that_cannot_match_anything_is_an_empty_first_page(city_user):
+    from jianguan.registry.selectors import entity_search_page
+
+    create_entity()
+    page = entity_search_page(city_user, EntityFilters(label="no-such-label"), 3)
+    assert (page.count, list(page), page.number, page.count_capped) == (0, [], 1, False)

@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema
 
@@ -41,7 +41,8 @@ class RespondentIn(Schema):
 class SubmissionIn(Schema):
     kind: Literal["complaint", "report", "consultation"]
     received_at: dt.datetime = Field(..., description="ISO 8601 带时区，如 2026-09-30T10:00:00+08:00")
-    channel: str = Field("api", description="来源渠道：12315_platform、12315_hotline、12345_hotline、mail、counter、portal、api")
+    channel: str = Field("api", description="来源渠道：12315_platform、12315_hotline、12345_hotline、mail、counter、"
+                                            "portal、api")
     complainant: PersonIn = Field(default_factory=PersonIn)  # type: ignore[arg-type]
     respondent: RespondentIn = Field(default_factory=RespondentIn)  # type: ignore[arg-type]
     facts: str
@@ -105,6 +106,13 @@ def _deadlines(case: Case) -> tuple[dict[str, dt.date | None], dict[str, dt.date
     return {}, {}
 
 
+def _flag_codes(case: Case) -> list[str]:
+    found = getattr(case, "intake_flags", None)  # set by the intake transaction: no query
+    if found is not None:
+        return [f.code for f in found]
+    return list(case.flags.values_list("code", flat=True)) if case.flag_count else []
+
+
 def _out(cases: list[Case]) -> dict[str, Any]:
     case = cases[0]
     deadlines, warn = _deadlines(case)
@@ -114,7 +122,7 @@ def _out(cases: list[Case]) -> dict[str, Any]:
         "deadlines": {k: v.isoformat() if v else None for k, v in deadlines.items()},
         "warn_on": {k: v.isoformat() if v else None for k, v in warn.items()},
         "suggested_unit": case.suggested_unit_code, "routing_note": case.routing_note, "category": case.category,
-        "flags": list(case.flags.values_list("code", flat=True)) if case.flag_count else [],
+        "flags": _flag_codes(case),
         "related_tracking_number": cases[1].tracking_number if len(cases) > 1 else None,
         "clock_note": case.clock_note,
     }
@@ -145,7 +153,7 @@ def complaint_create(request: HttpRequest, payload: SubmissionIn) -> Any:
     owner = _owner(request)
     fingerprint = _fingerprint(payload)
     if idem:
-        found = IdempotencyKey.objects.filter(owner=owner, key=idem).first()
+        found = _first_answer(owner, idem)
         if found is not None:
             return _replay(found, fingerprint)
     data = services.IntakeData(
@@ -157,30 +165,53 @@ def complaint_create(request: HttpRequest, payload: SubmissionIn) -> Any:
         amount_claimed=payload.amount_claimed, report_facts=payload.report_facts, external_ref=payload.external_ref)
     result: dict[str, Any] = {}
 
-    def remember(cases: list[Case]) -> None:
+    def remember(cases: list[Case]) -> list[IdempotencyKey]:
+        # Runs inside the intake transaction: the key is stored with the cases or not at all.
         result["body"] = _out(cases)
-        if idem:
-            IdempotencyKey.objects.create(owner=owner, key=idem, case=cases[0],
-                                          response={"body": result["body"], "fingerprint": fingerprint})
+        if not idem:
+            return []
+        return [IdempotencyKey(owner=owner, key=idem, case=cases[0],
+                               response={"body": result["body"], "fingerprint": fingerprint})]
 
     try:
-        services.case_register(data, actor=request.user, also=remember)  # type: ignore[arg-type]
+        # Group commit: concurrent API submissions of this process share one durable commit (see services).
+        services.case_register(data, actor=request.user, also=remember, group_commit=True)  # type: ignore[arg-type]
     except services.IntakeError as exc:
         details = [{"field": FIELD_NAMES.get(k, k), "msg": v} for k, v in exc.errors.items()]
-        return Status(422, {"code": "invalid_submission", "message": "提交内容不完整或有误：" + "；".join(exc.errors.values()),
-                             "details": details})
+        return Status(422, {"code": "invalid_submission",
+                            "message": "提交内容不完整或有误：" + "；".join(exc.errors.values()), "details": details})
     except IntegrityError:
-        found = IdempotencyKey.objects.filter(owner=owner, key=idem).first() if idem else None
+        found = _first_answer(owner, idem) if idem else None
         if found is None:
             raise
         return _replay(found, fingerprint)
     return Status(201, result["body"])
 
 
-def _replay(found: IdempotencyKey, fingerprint: str) -> Any:
-    if found.response.get("fingerprint") != fingerprint:
-        return Status(409, {"code": "idempotency_key_reused", "message": "该 Idempotency-Key 已用于内容不同的请求", "details": []})
-    return Status(200, found.response["body"])
+def _first_answer(owner: str, key: str) -> dict[str, Any] | None:
+    """The stored first answer for an idempotency key, or None.
+
+    Asked before every keyed submission, so the statement is written once here rather than compiled by the ORM
+    each time (the unique constraint on (owner, key) is its index).
+    """
+    def col(name: str) -> str:
+        return services.quoted_column(IdempotencyKey, name)
+
+    sql = (f"SELECT {col('response')} FROM {services.quoted_table(IdempotencyKey)} "  # noqa: S608 — model names
+           f"WHERE {col('owner')} = %s AND {col('key')} = %s")
+    with connection.cursor() as cur:
+        cur.execute(sql, [owner, key])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
+
+
+def _replay(response: dict[str, Any], fingerprint: str) -> Any:
+    if response.get("fingerprint") != fingerprint:
+        return Status(409, {"code": "idempotency_key_reused", "message": "该 Idempotency-Key 已用于内容不同的请求",
+                            "details": []})
+    return Status(200, response["body"])
 
 
 @router.get("/{tracking_number}", response={200: CaseOut, 404: ErrorOut}, summary="查询一件 (one case)",

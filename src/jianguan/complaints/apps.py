@@ -18,14 +18,19 @@ class ComplaintsConfig(AppConfig):
         (_("按期办结率"), "complaints:league", None),
         (_("统计分析"), "complaints:dashboard", None),
         (_("导入12345工单"), "complaints:import", ("intake_clerk", "admin")),
+        (_("ODR访问码"), "complaints:odr_codes", ("handler", "section_head", "leader", "admin")),
     ]
     portal_links = [
         (_("投诉举报"), "complaints_public:form", _("消费纠纷投诉、违法行为举报，提交后获得登记编号")),
         (_("投诉举报进度查询"), "complaints_public:progress", _("凭登记编号和手机号后四位查询办理进度")),
+        (_("企业在线协商（ODR）"), "complaints_public:odr_login", _("ODR企业凭访问码查看协商中的投诉并登记协商结果")),
     ]
+    # The dashboard summary: incremental every night, in full on Sundays (complaints/jobs.py).
+    schedules = [("complaints.summary_refresh", "daily", "02:30")]
     synth_steps = ["jianguan.complaints.synth.generate"]
     credit_features = "jianguan.complaints.credit.features"
     entity_tabs = ["jianguan.complaints.tabs.entity_tab"]
+    public_record_sections = ["jianguan.complaints.public_record.record_section"]
 
     def home_cards(self, user: Any) -> list[dict[str, Any]]:
         from django.urls import reverse

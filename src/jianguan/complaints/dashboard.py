@@ -50,11 +50,10 @@ def _numbers(request: HttpRequest, date_from: dt.date, date_to: dt.date, kind: s
     cached = cache.get(key)
     if cached is not None:
         return cached
-    qs = analysis.scoped_cases(_user(request), date_from, date_to, kind)
-    c = analysis.counts(qs)
-    tables = analysis.volumes(qs, c)
-    tables.append(analysis.on_time_rates(_user(request), date_from, date_to))
-    out = {"tables": tables, "amount": c["amount"]}
+    c = analysis.figures(_user(request), date_from, date_to, kind)
+    tables = analysis.volumes(c)
+    tables.append(analysis.on_time_table(c["on_time"]))
+    out = {"tables": tables, "amount": c["amount"], "summary_through": c["summary_through"]}
     cache.set(key, out, CACHE_SECONDS)
     return out
 
@@ -67,7 +66,9 @@ def _text(request: HttpRequest, date_from: dt.date, date_to: dt.date, kind: str 
     qs = analysis.scoped_cases(_user(request), date_from, date_to, kind)
     texts = list(qs.exclude(kind="consultation").order_by("-received_on").values_list("facts", flat=True)[:1500])
     words = analysis.hot_words(texts)
-    clusters = analysis.similar_clusters(qs, respondents=8, per_respondent=120)
+    top = (analysis.respondents(_user(request), date_from, date_to, "complaint", limit=8)
+           if kind in (None, "complaint") else [])
+    clusters = analysis.similar_clusters(qs, respondents=8, per_respondent=120, top=top)
     out = {"words": words, "clusters": clusters, "tables": [
         analysis.Table("hot_words", "热词", ["词", "次数"], [list(w) for w in words]),
         analysis.Table("clusters", "同一经营者的相似投诉", ["经营者", "件数", "示例", "登记编号"],
@@ -93,7 +94,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     tables = numbers["tables"]
     chart = {t.key: t.rows for t in tables if t.key in ("channel", "category", "month", "division", "industry")}
     return render(request, "complaints/dashboard.html", {
-        "tables": tables, "amount": numbers["amount"], "total": sum(r[1] for r in tables[0].rows), "chart": chart,
+        "tables": tables, "amount": numbers["amount"], "summary_through": numbers.get("summary_through"),
+        "total": sum(r[1] for r in tables[0].rows), "chart": chart,
         "date_from": date_from, "date_to": date_to, "kind": kind or "", "error": error,
         "query": request.GET.urlencode(),
     })

@@ -132,6 +132,9 @@ class Case(models.Model):
             # Art. 17 "shared address" flag looks up earlier complaints by phone OR address at every intake.
             models.Index(fields=["complainant_address", "received_on"], name="case_address_received_idx"),
             models.Index(fields=["kind", "received_on"], name="case_kind_received_idx"),
+            # Dashboard "most complained-about respondents": an index-only scan over a year (with the scope units).
+            models.Index(fields=["received_on", "kind", "entity", "unit", "intake_unit"],
+                         name="case_received_entity_idx"),
         ]
 
     def __str__(self) -> str:
@@ -264,3 +267,78 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner}:{self.key}"
+
+
+class DayCount(models.Model):
+    """Province-wide summary for the dashboard, kept by `complaints.summary` (never edited by hand).
+
+    `dim` is the breakdown: channel / category / division / industry / total (value "") counted by the day the
+    case was received, and "due" counted by the day its final deadline falls (`n` due, `on_time` closed by it).
+    Day rows and their month sums ("m:<dim>") hold no units and serve users whose data scope covers every unit;
+    month rows per unit ("u:<dim>", with `unit` and `intake_unit`) serve narrower scopes, whose partial months are
+    counted from the cases.
+    """
+
+    dim = models.CharField(max_length=12)
+    day = models.DateField()
+    kind = models.CharField(max_length=16)
+    value = models.CharField(max_length=32, blank=True)
+    # Only on the "u:" rows (by month, per assigned and intake unit) that serve narrower data scopes.
+    unit = models.ForeignKey(Unit, models.DO_NOTHING, null=True, blank=True, related_name="+", db_constraint=False)
+    intake_unit = models.ForeignKey(Unit, models.DO_NOTHING, null=True, blank=True, related_name="+",
+                                    db_constraint=False)
+    n = models.IntegerField(default=0)
+    on_time = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["dim", "day"], name="daycount_dim_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.dim} {self.day} {self.kind} {self.value}={self.n}"
+
+
+class SummaryState(models.Model):
+    """When the dashboard summary was last rebuilt, and the last received day it covers (one row)."""
+
+    through = models.DateField(_("统计截至"))
+    refreshed_at = models.DateTimeField(_("刷新时间"))
+    rows = models.IntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.through} @ {self.refreshed_at:%Y-%m-%d %H:%M}"
+
+
+class OdrAccessCode(models.Model):
+    """A code staff issue to an ODR enterprise so that it can open its ODR page on the portal (stored hashed).
+
+    One active code per entity; issuing a new one revokes the old. The enterprise sees only the complaints in
+    the ODR stage against it, without any report or reporter (art. 37).
+    """
+
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="+", db_constraint=False,
+                               verbose_name=_("名录主体"))
+    code_hash = models.CharField(max_length=128, unique=True)
+    hint = models.CharField(_("访问码末四位"), max_length=4)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                  verbose_name=_("发放人"))
+    issued_at = models.DateTimeField(_("发放时间"), auto_now_add=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("撤销人"))
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ODR访问码")
+        verbose_name_plural = _("ODR访问码")
+        ordering = ["-issued_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["entity"], condition=models.Q(revoked_at__isnull=True),
+                                               name="one_active_odr_code")]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id} ****{self.hint}"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -111,10 +111,17 @@ def _facts(category: str, shop: str, rng: np.random.Generator, received: dt.date
     return facts, request
 
 
+_WEIGHTS: dict[tuple[tuple[str, float], ...], tuple[list[str], np.ndarray]] = {}
+
+
 def _weights(pairs: Sequence[tuple[str, float]]) -> tuple[list[str], np.ndarray]:
-    names = [p[0] for p in pairs]
-    w = np.array([p[1] for p in pairs], dtype=float)
-    return names, w / w.sum()
+    """Names and normalised probabilities (memoised: called for every generated case)."""
+    key = tuple(pairs)
+    hit = _WEIGHTS.get(key)
+    if hit is None:
+        w = np.array([p[1] for p in pairs], dtype=float)
+        hit = _WEIGHTS[key] = ([p[0] for p in pairs], w / w.sum())
+    return hit
 
 
 class _Clock:
@@ -139,12 +146,15 @@ class _Clock:
         return self._cache[k]
 
     def warn(self, rule: clock.RuleSet, key: str, start: dt.date, extra: int = 0) -> dt.date | None:
-        try:
-            ext = [clock.Extension(extra)] if extra else []
-            return clock.compute_period(rule.period(key), start, self.calendar, warn_ratio=rule.warn_ratio,
-                                        extensions=ext).warn_on
-        except CalendarYearMissing:
-            return None
+        k = (rule.code, f"{key}:warn", start, extra)
+        if k not in self._cache:
+            try:
+                ext = [clock.Extension(extra)] if extra else []
+                self._cache[k] = clock.compute_period(rule.period(key), start, self.calendar,
+                                                      warn_ratio=rule.warn_ratio, extensions=ext).warn_on
+            except CalendarYearMissing:
+                self._cache[k] = None
+        return self._cache[k]
 
     def add_wd(self, start: dt.date, n: int) -> dt.date | None:
         try:
@@ -176,6 +186,10 @@ def generate(ctx: Any) -> None:
                 sink.write(*made)
                 total += made[0].height
     ctx.facts["complaints"] = total
+    if ctx.load and total:
+        from jianguan.complaints.summary import summary_rebuild
+
+        summary_rebuild(today=ctx.today)
     ctx.say(f"投诉举报 {total} 件（{time.monotonic() - started:.1f}s）")
 
 
@@ -291,12 +305,18 @@ def _division_frame(ents: pl.DataFrame, division: str, rng: np.random.Generator,
     return frame, extensions
 
 
-def _surname(rng: np.random.Generator) -> str:
-    from jianguan.synth.names import SURNAMES
+_SURNAME_TABLE: tuple[list[str], np.ndarray] | None = None
 
-    names = [s for s, _ in SURNAMES]
-    w = np.array([c for _, c in SURNAMES], dtype=float)
-    return names[int(rng.choice(len(names), p=w / w.sum()))]
+
+def _surname(rng: np.random.Generator) -> str:
+    global _SURNAME_TABLE
+    if _SURNAME_TABLE is None:
+        from jianguan.synth.names import SURNAMES
+
+        w = np.array([c for _, c in SURNAMES], dtype=float)
+        _SURNAME_TABLE = ([s for s, _ in SURNAMES], w / w.sum())
+    names, p = _SURNAME_TABLE
+    return names[int(rng.choice(len(names), p=p))]
 
 
 def _handle(kind: str, received: dt.date, rule: clock.RuleSet, clk: _Clock, rng: np.random.Generator,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("on-time/", views.league_view, name="league"),
     path("import/", views.import_view, name="import"),
     path("dashboard/", dashboard.dashboard_view, name="dashboard"),
+    path("odr-codes/", views.odr_codes_view, name="odr_codes"),
     path("dashboard/text/", dashboard.dashboard_text_view, name="dashboard_text"),
     path("c/<str:tracking_number>/", views.case_detail, name="case_detail"),
     path("c/<str:tracking_number>/<str:action>/", views.case_action, name="case_action"),

@@ -313,3 +313,36 @@ def import_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"校验通过，共 {len(report.rows)} 行（预检未写入）")
     return render(request, "complaints/import.html", {"form": form, "report": report})
+
+
+@login_required
+def odr_codes_view(request: HttpRequest) -> HttpResponse:
+    """ODR access codes of enterprises in the user's jurisdiction: issue (shown once), revoke, who issued them."""
+    from jianguan.complaints import respondent
+    from jianguan.registry.models import Entity
+
+    user = _user(request)
+    issued_plain, issued_entity = "", None
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "revoke":
+                code = respondent.odr_codes_for_staff(user).filter(pk=request.POST.get("code") or 0).first()
+                if code is None:
+                    raise respondent.OdrError("访问码不存在")
+                respondent.odr_code_revoke(code, actor=user, reason=request.POST.get("reason", ""))
+                messages.success(request, f"已撤销 {code.entity.name} 的ODR访问码（尾号 {code.hint}）")
+                return redirect("complaints:odr_codes")
+            uscc = request.POST.get("uscc", "").strip().upper()
+            entity = Entity.objects.filter(uscc=uscc).first() if uscc else None
+            if entity is None or not data_scope(user).covers_division(entity.division_id or ""):
+                raise respondent.OdrError("辖区内找不到该统一社会信用代码的市场主体")
+            _code, issued_plain = respondent.odr_code_issue(entity, actor=user)
+            issued_entity = entity
+        except respondent.OdrError as exc:
+            messages.error(request, exc.message)
+            return redirect("complaints:odr_codes")
+    codes = respondent.odr_codes_for_staff(user)[:200]
+    return render(request, "complaints/odr_codes.html", {
+        "codes": codes, "issued_plain": issued_plain,
+        "issued_entity": issued_entity,
+        "can_issue": has_role(user, *access.HANDLING_ROLES)})

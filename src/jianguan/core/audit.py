@@ -87,16 +87,20 @@ _COLS = ("seq", "at", "actor_id", "actor_name", "unit_id", "unit_name", "action"
 def audit_record_many(events: list[AuditEvent]) -> int:
     """Append several entries in one locked step (bulk imports write thousands at a time); returns how many.
 
-    Rows are built as plain tuples and written with executemany: building a model instance per entry cost more
-    than hashing it.
+    Rows are built as plain tuples and written with COPY on PostgreSQL and executemany elsewhere: building a model
+    instance per entry cost more than hashing it. The hashed ISO time and the database form of each distinct
+    timestamp are computed once (a bulk import stamps all its entries with the same moment).
     """
     if not events:
         return 0
     from django.db import connection
 
     key = _key()
-    ops = connection.ops
-    who: dict[int | None, tuple[int | None, str, int | None, str]] = {}
+    adapt = connection.ops.adapt_datetimefield_value
+    who: dict[int, tuple[int | None, str, int | None, str]] = {}
+    times: dict[dt.datetime, tuple[str, Any]] = {}
+    hash_of = entry_hash
+    as_json = canonical_json
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
         seq, prev = head.seq, head.hash if head.seq else GENESIS_HASH
@@ -111,20 +115,35 @@ def audit_record_many(events: list[AuditEvent]) -> int:
                          (actor.display_name if actor is not None else "系统")[:150],
                          unit.pk if unit is not None else None, (unit.name if unit is not None else "")[:128])
                 who[id(actor)] = ident
-            payload = (seq, _iso(ev.at), *ident, ev.action, ev.object_type, str(ev.object_id)[:64],
-                       ev.object_repr[:255], canonical_json(ev.before) if ev.before is not None else "",
-                       canonical_json(ev.after) if ev.after is not None else "", ev.reason, prev)
-            prev = entry_hash(key, payload)
-            rows.append((seq, ops.adapt_datetimefield_value(ev.at), *payload[2:], prev))
-        table = ops.quote_name(AuditEntry._meta.db_table)
-        sql = (f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in _COLS)}) "  # noqa: S608 (model identifiers)
-               f"VALUES ({', '.join(['%s'] * len(_COLS))})")
-        with connection.cursor() as cur:
-            for k in range(0, len(rows), 2000):
-                cur.executemany(sql, rows[k:k + 2000])
+            at = ev.at
+            stamp = times.get(at)
+            if stamp is None:
+                stamp = times[at] = (_iso(at), adapt(at))
+            before, after = ev.before, ev.after
+            payload = (seq, stamp[0], *ident, ev.action, ev.object_type, str(ev.object_id)[:64],
+                       ev.object_repr[:255], as_json(before) if before is not None else "",
+                       as_json(after) if after is not None else "", ev.reason, prev)
+            prev = hash_of(key, payload)
+            rows.append((seq, stamp[1], *payload[2:], prev))
+        _insert_entries(connection, rows)
         head.seq, head.hash = seq, prev
         head.save(update_fields=["seq", "hash"])
     return len(rows)
+
+
+def _insert_entries(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+    ops = connection.ops
+    table = ops.quote_name(AuditEntry._meta.db_table)
+    columns = ", ".join(ops.quote_name(c) for c in _COLS)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql" and len(rows) > 1:
+            with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLS))})"  # noqa: S608
+        for k in range(0, len(rows), 2000):
+            cur.executemany(sql, rows[k:k + 2000])
 
 
 _COLUMNS = ("seq, {at}, actor_id, actor_name, unit_id, unit_name, action, object_type, object_id, object_repr, "

@@ -5,24 +5,33 @@ A job is a row in `core_job`. Apps register a handler per kind with `@job_handle
 jobs and runs them, reporting progress through `JobContext.progress`. A worker that dies leaves its job
 `running` with a stale heartbeat; the next worker to start marks such jobs failed with the reason, so a job is
 never silently lost.
+
+Schedules: an app declares `schedules = [("credit.lists_sweep", "daily", "02:00"), …]` on its AppConfig
+(periods `daily "HH:MM"`, `monthly "DD HH:MM"`, `yearly "MM-DD HH:MM"`, local time of settings.TIME_ZONE). The
+worker loop calls `scheduler_tick`: for each schedule, the latest occurrence that is due is submitted once —
+a `core.ScheduledRun` row, unique per kind and period, is written in the same transaction as the job, so several
+workers submit it exactly once, and a worker started after downtime still submits the missed occurrence.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
+import re
 import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
-from jianguan.core.models import Job, User
+from jianguan.core.models import Job, ScheduledRun, User
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +188,167 @@ def job_run_now(kind: str, title: str, params: dict[str, Any] | None = None, *, 
     return job_run(job, on_progress)
 
 
-def worker_loop(stop: threading.Event, poll_seconds: float = 1.0) -> None:
-    """Claim and run jobs until `stop` is set."""
+# ---------------------------------------------------------------------------------------------------------------
+# Schedules
+
+PERIODS = ("daily", "monthly", "yearly")
+_AT = {"daily": re.compile(r"^(\d{2}):(\d{2})$"), "monthly": re.compile(r"^(\d{2}) (\d{2}):(\d{2})$"),
+       "yearly": re.compile(r"^(\d{2})-(\d{2}) (\d{2}):(\d{2})$")}
+Clock = Callable[[], dt.datetime]
+
+
+class ScheduleError(ValueError):
+    """A schedule declaration that cannot work (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A job kind submitted once per day, month or year at a local time (see the module docstring)."""
+
+    kind: str
+    period: str
+    at: str
+    app: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"{self.app or '?'} 模块的定时任务 {self.kind!r}"
+        if self.period not in PERIODS:
+            raise ScheduleError(f"{where}：周期必须是 {'、'.join(PERIODS)} 之一，而不是 {self.period!r}")
+        match = _AT[self.period].match(self.at)
+        fmt = {"daily": "HH:MM", "monthly": "DD HH:MM", "yearly": "MM-DD HH:MM"}[self.period]
+        if match is None:
+            raise ScheduleError(f"{where}：时间应写作 {fmt!r}，而不是 {self.at!r}")
+        *date_part, hour, minute = (int(x) for x in match.groups())
+        if hour > 23 or minute > 59:
+            raise ScheduleError(f"{where}：时间 {self.at!r} 无效")
+        if self.period == "monthly" and not 1 <= date_part[0] <= 28:
+            raise ScheduleError(f"{where}：每月执行日须在 01 至 28 之间（每个月都有），而不是 {self.at!r}")
+        if self.period == "yearly":
+            try:
+                dt.date(2027, *date_part)  # not a leap year: 02-29 would skip three years in four
+            except ValueError:
+                raise ScheduleError(f"{where}：日期 {self.at!r} 不是每年都有的日期") from None
+
+    def _parts(self) -> list[int]:
+        return [int(x) for x in _AT[self.period].match(self.at).groups()]  # type: ignore[union-attr]
+
+    def occurrence(self, period_start: dt.date) -> dt.datetime:
+        """The aware local date-time of this schedule in the period starting on `period_start`."""
+        parts = self._parts()
+        hour, minute = parts[-2:]
+        if self.period == "daily":
+            day = period_start
+        elif self.period == "monthly":
+            day = period_start.replace(day=parts[0])
+        else:
+            day = period_start.replace(month=parts[0], day=parts[1])
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+
+    def _period_start(self, day: dt.date, back: int = 0) -> dt.date:
+        if self.period == "daily":
+            return day - dt.timedelta(days=back)
+        if self.period == "monthly":
+            n = day.year * 12 + day.month - 1 - back
+            return dt.date(n // 12, n % 12 + 1, 1)
+        return dt.date(day.year - back, 1, 1)
+
+    @staticmethod
+    def period_key_of(period: str, occurrence: dt.datetime) -> str:
+        local = timezone.localtime(occurrence)
+        return {"daily": f"{local:%Y-%m-%d}", "monthly": f"{local:%Y-%m}", "yearly": f"{local:%Y}"}[period]
+
+    def period_key(self, occurrence: dt.datetime) -> str:
+        return self.period_key_of(self.period, occurrence)
+
+    def latest_due(self, now: dt.datetime) -> dt.datetime:
+        """The most recent occurrence at or before `now` (this period's, or the previous period's)."""
+        today = timezone.localtime(now).date()
+        this = self.occurrence(self._period_start(today))
+        return this if this <= now else self.occurrence(self._period_start(today, back=1))
+
+    def next_after(self, now: dt.datetime) -> dt.datetime:
+        today = timezone.localtime(now).date()
+        this = self.occurrence(self._period_start(today))
+        if this > now:
+            return this
+        nxt = {"daily": today + dt.timedelta(days=1), "monthly": self._period_start(today, back=-1),
+               "yearly": dt.date(today.year + 1, 1, 1)}[self.period]
+        return self.occurrence(nxt)
+
+
+def schedules() -> list[Schedule]:
+    """Every installed app's declared schedules, validated (unknown kinds and bad times raise ScheduleError)."""
+    from django.apps import apps
+
+    kinds = set(registered_kinds())
+    out: list[Schedule] = []
+    seen: set[str] = set()
+    for cfg in apps.get_app_configs():
+        for entry in getattr(cfg, "schedules", None) or ():
+            kind, period, at = entry
+            schedule = Schedule(kind, period, at, app=cfg.label)
+            if kind not in kinds:
+                raise ScheduleError(f"{cfg.label} 模块的定时任务 {kind!r} 没有对应的任务处理程序 (no job handler)")
+            if kind in seen:
+                raise ScheduleError(f"定时任务 {kind!r} 被声明了两次")
+            seen.add(kind)
+            out.append(schedule)
+    return out
+
+
+def scheduled_params(schedule: Schedule, occurrence: dt.datetime, now: dt.datetime) -> dict[str, Any]:
+    """What a scheduled job receives: when it was due, and today's local date (the data it should look at)."""
+    return {"scheduled_for": timezone.localtime(occurrence).isoformat(),
+            "as_of": timezone.localtime(now).date().isoformat(), "scheduled": True}
+
+
+def schedule_submit(schedule: Schedule, occurrence: dt.datetime, now: dt.datetime) -> Job | None:
+    """Submit `schedule`'s job for the period of `occurrence` unless some worker already did (then None)."""
+    key = schedule.period_key(occurrence)
+    if ScheduledRun.objects.filter(kind=schedule.kind, period=key).exists():
+        return None
+    try:
+        with transaction.atomic():
+            run = ScheduledRun.objects.create(kind=schedule.kind, period=key, scheduled_for=occurrence,
+                                              submitted_at=now)
+            job = job_submit(schedule.kind, f"定时任务 {schedule.kind} {key}",
+                             scheduled_params(schedule, occurrence, now))
+            run.job = job
+            run.save(update_fields=["job"])
+    except IntegrityError:  # another worker won the race for this period
+        return None
+    log.info("scheduled job %s submitted for %s (job %s)", schedule.kind, key, job.pk)
+    return job
+
+
+def scheduler_tick(now: dt.datetime | None = None) -> list[Job]:
+    """Submit every schedule whose latest due occurrence has not been submitted yet; returns the new jobs."""
+    now = now or timezone.now()
+    submitted = []
+    for schedule in schedules():
+        job = schedule_submit(schedule, schedule.latest_due(now), now)
+        if job is not None:
+            submitted.append(job)
+    return submitted
+
+
+def scheduler_enabled() -> bool:
+    return os.environ.get("JIANGUAN_SCHEDULER", "on").strip().lower() not in ("0", "off", "false", "no")
+
+
+def worker_loop(stop: threading.Event, poll_seconds: float = 1.0, *, clock: Clock = timezone.now,
+                schedule: bool | None = None, tick_seconds: float = 30.0) -> None:
+    """Claim and run jobs until `stop` is set; every `tick_seconds` also submit due scheduled jobs."""
     job_reap_stale()
+    schedule = scheduler_enabled() if schedule is None else schedule
     last_reap = time.monotonic()
+    last_tick = -float("inf")
     while not stop.is_set():
         close_old_connections()
         try:
+            if schedule and time.monotonic() - last_tick >= tick_seconds:
+                last_tick = time.monotonic()
+                scheduler_tick(clock())
             job = job_claim_next()
             if job is not None:
                 job_run(job)

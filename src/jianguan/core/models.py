@@ -244,6 +244,28 @@ class Job(models.Model):
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
 
+class ScheduledRun(models.Model):
+    """One period (day, month or year) of a scheduled job kind that a worker has submitted.
+
+    The unique (kind, period) pair is what makes several worker processes submit a due job exactly once.
+    """
+
+    kind = models.CharField(_("任务类型"), max_length=64)
+    period = models.CharField(_("周期"), max_length=16)
+    scheduled_for = models.DateTimeField(_("计划时间"))
+    submitted_at = models.DateTimeField(_("提交时间"))
+    job = models.ForeignKey(Job, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("任务"))
+
+    class Meta:
+        verbose_name = _("定时任务运行")
+        verbose_name_plural = _("定时任务运行")
+        ordering = ["-scheduled_for", "kind"]
+        constraints = [models.UniqueConstraint(fields=["kind", "period"], name="one_scheduled_run_per_period")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.period}"
+
+
 class ApiKey(models.Model):
     """A per-unit key for machine clients of the REST API; only its SHA-256 is stored."""
 

@@ -17,6 +17,11 @@ class CreditConfig(AppConfig):
         (_("信用修复"), "credit:repair_list", ("admin", "leader", "section_head", "handler", "auditor")),
     ]
     menu_order = 20
+    # Submitted by the job worker once per period (core.jobs.scheduler_tick), in local time; see docs/operations.md.
+    schedules = [
+        ("credit.lists_sweep", "daily", "02:00"),  # 3 years abnormal → serious candidate (60-day warning); removals
+        ("credit.abnormal_candidates", "yearly", "07-01 03:00"),  # annual reports not filed by 30 June → batches
+    ]
     credit_features = "jianguan.credit.features.features"
     entity_tabs = ["jianguan.credit.views.entity_tab"]
     public_record_sections = ["jianguan.credit.public.record_section"]

@@ -1,7 +1,10 @@
 """Reading query results into Polars and writing frames back, in bulk, on SQLite and PostgreSQL.
 
-Both go through Django's own connection, so they see (and take part in) the current transaction.
-PostgreSQL: `COPY (query) TO STDOUT` / `COPY table FROM STDIN` in CSV. SQLite: one cursor, `executemany`.
+Writes go through Django's own connection, so they take part in the current transaction.
+PostgreSQL: reads outside a transaction through ADBC (libpq's binary COPY straight into Arrow, no Python object per
+row; a second connection, so only when Django's connection holds no uncommitted work it should see), otherwise
+`COPY (query) TO STDOUT` in CSV on Django's connection; writes `COPY table FROM STDIN` in CSV.
+SQLite: one cursor, `executemany`.
 Not ADBC for SQLite: its driver bundles a second copy of the SQLite library, and two copies in one process
 break each other's POSIX file locks (sqlite.org/howtocorrupt.html §2.2) — we saw "database disk image is
 malformed" when trying it next to Django's connection.
@@ -10,6 +13,7 @@ malformed" when trying it next to Django's connection.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -17,6 +21,7 @@ import polars as pl
 from django.db import connection
 
 COPY_CHUNK_ROWS = 500_000
+log = logging.getLogger(__name__)
 
 
 def is_postgres() -> bool:
@@ -39,6 +44,44 @@ def _conform(frame: pl.DataFrame, schema: Mapping[str, Any]) -> pl.DataFrame:
         else pl.col(c).cast(t) for c, t in schema.items()])
 
 
+# libpq connection parameters that DATABASE_URL's query string may carry (dj-database-url puts them in OPTIONS).
+_LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name", "options",
+                  "target_session_attrs", "passfile", "service")
+
+
+def _adbc_uri() -> str:
+    from urllib.parse import quote, urlencode
+
+    s = connection.settings_dict
+    auth = quote(s.get("USER") or "", safe="")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    host = s.get("HOST") or "localhost"
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    query = urlencode({k: v for k, v in (s.get("OPTIONS") or {}).items() if k in _LIBPQ_OPTIONS})
+    return f"postgresql://{auth}{'@' if auth else ''}{host}{port}/{quote(s['NAME'], safe='')}" \
+        + (f"?{query}" if query else "")
+
+
+def _read_adbc(query: str, schema: Mapping[str, Any]) -> pl.DataFrame | None:
+    """The query's rows through ADBC, or None when no ADBC connection can be made (then COPY is used)."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    try:
+        conn = adbc.connect(_adbc_uri())
+    except Exception as exc:  # e.g. a connection option only psycopg understands
+        log.warning("ADBC connection failed, reading through COPY instead: %s", exc)
+        return None
+    with conn, conn.cursor() as cur:
+        cur.execute(query)
+        table = cur.fetch_arrow_table()
+    if table.num_rows == 0:
+        return pl.DataFrame(schema=dict(schema))
+    frame = pl.from_arrow(table.rename_columns(list(schema)))  # unnamed expressions come back all as "case" …
+    assert isinstance(frame, pl.DataFrame)
+    return _conform(frame, schema)
+
+
 def read_frame(sql: str, params: Mapping[str, Any] | Sequence[Any] | None, schema: Mapping[str, Any]) -> pl.DataFrame:
     """Run a SELECT and return its rows as a DataFrame with the given column names and types."""
     with connection.cursor() as cursor:
@@ -46,6 +89,10 @@ def read_frame(sql: str, params: Mapping[str, Any] | Sequence[Any] | None, schem
             query = cursor.mogrify(sql, params) if params else sql
             if isinstance(query, bytes):
                 query = query.decode()
+            if not connection.in_atomic_block:
+                frame = _read_adbc(query, schema)
+                if frame is not None:
+                    return frame
             buf = io.BytesIO()
             with cursor.cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER false)") as copy:
                 for block in copy:

@@ -36,15 +36,22 @@ def classify_job(ctx: JobContext) -> dict[str, Any]:
 
 @job_handler("credit.abnormal_candidates")
 def abnormal_candidates_job(ctx: JobContext) -> dict[str, Any]:
-    """Params: year, as_of "YYYY-MM-DD" — run on 1 July: annual reports not filed by 30 June → batches."""
+    """Params: year, as_of "YYYY-MM-DD" — run on 1 July: annual reports not filed by 30 June → batches.
+
+    When scheduled (params `scheduled_for`, no `year`): the reports of the year before the scheduled date's year,
+    so a 1 July run caught up after downtime in the next January still proposes the right year.
+    """
     from jianguan.credit.services import CreditError, abnormal_candidates_generate
 
+    params = ctx.params
+    year = int(params["year"]) if params.get("year") else dt.datetime.fromisoformat(
+        params["scheduled_for"]).year - 1
     try:
-        batches = abnormal_candidates_generate(int(ctx.params["year"]), as_of=dt.date.fromisoformat(
-            ctx.params["as_of"]), actor=ctx.job.created_by)
+        batches = abnormal_candidates_generate(year, as_of=dt.date.fromisoformat(params["as_of"]),
+                                               actor=ctx.job.created_by)
     except CreditError as exc:
         raise JobError(str(exc)) from None
-    return {"batches": len(batches), "candidates": sum(b.candidates.count() for b in batches)}
+    return {"year": year, "batches": len(batches), "candidates": sum(b.candidates.count() for b in batches)}
 
 
 @job_handler("credit.lists_sweep")

@@ -32,6 +32,16 @@ def latest_month() -> dt.date | None:
     return run.month if run else None
 
 
+def classified_months() -> list[dt.date]:
+    """Every month a classification ever started for (a superset of the months that have results), newest first."""
+    return list(ClassificationRun.objects.order_by("-month").values_list("month", flat=True).distinct())
+
+
+def entity_results(entity: Entity) -> QuerySet[RiskResult]:
+    """An entity's results, newest month first: one probe of the (month, entity) index per classified month."""
+    return RiskResult.objects.filter(month__in=classified_months(), entity=entity).order_by("-month")
+
+
 def risk_classes(month: dt.date | None = None) -> dict[int, str]:
     """entity_id → "A"|"B"|"C"|"D" for a month (latest when None); entities never classified are absent (= "B")."""
     month = month or latest_month()
@@ -70,12 +80,12 @@ def risk_explain(uscc: str, month: dt.date | None = None) -> Explained | None:
     if entity is None:
         return None
     qs = RiskResult.objects.filter(entity=entity)
-    result = qs.filter(month=month).first() if month else qs.order_by("-month").first()
+    result = qs.filter(month=month).first() if month else entity_results(entity).first()
     return risk_explain_result(result, entity) if result else None
 
 
 def risk_history(entity: Entity) -> QuerySet[RiskResult]:
-    return RiskResult.objects.filter(entity=entity).order_by("-month")
+    return entity_results(entity)
 
 
 def classification_runs() -> QuerySet[ClassificationRun]:

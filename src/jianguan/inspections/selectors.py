@@ -11,10 +11,30 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from jianguan.core.access import data_scope, has_role
-from jianguan.core.models import User
+from jianguan.core.models import Job, User
 from jianguan.inspections.access import visits_for
+from jianguan.inspections.jobs import KINDS as JOB_KINDS
 from jianguan.inspections.models import InspectionPlan, Visit, VisitItem
 from jianguan.inspections.rules import publication_rules, result_codes
+
+
+def plan_jobs(plan: InspectionPlan) -> QuerySet[Job]:
+    """The freeze and draw jobs of a plan, newest first."""
+    return Job.objects.filter(kind__in=JOB_KINDS, params__plan=plan.pk).order_by("-created_at", "-id")
+
+
+def plan_job_in_progress(plan: InspectionPlan) -> Job | None:
+    """The plan's freeze or draw job still queued or running, if any."""
+    return plan_jobs(plan).filter(status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).first()
+
+
+def plan_job_to_show(plan: InspectionPlan, job_id: str) -> Job | None:
+    """The job whose progress the plan page shows: the one just submitted (`?job=`), else one still running."""
+    if job_id.isdigit():
+        job = plan_jobs(plan).filter(pk=int(job_id)).first()
+        if job is not None:
+            return job
+    return plan_job_in_progress(plan)
 
 
 def home_counts(user: User) -> dict[str, Any]:

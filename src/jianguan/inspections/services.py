@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -474,6 +474,9 @@ def stratum_key(task: InspectionTask, item: InspectionItem, risk_class: str, cou
     return f"T{task.pk}:{item.code}:{'A-slice' if is_slice else risk_class}:{county}"
 
 
+Progress = Callable[[int, int], None]  # (items done, items in all): the progress of a background job
+
+
 @dataclass
 class FrozenStratum:
     key: str
@@ -486,70 +489,124 @@ class FrozenStratum:
     members: list[str]  # USCCs
 
 
-def compute_strata(plan: InspectionPlan, *, today: dt.date,
-                   classes: dict[int, str] | None = None) -> tuple[list[FrozenStratum], dict[str, int]]:
-    """The strata of a plan from the registry now (no writes). Raises `InspectionError` on unusable input."""
+_Groups = dict[tuple[str, str], tuple[list[int], list[str]]]  # (risk class, county) -> (entity ids, usccs)
+
+
+def _candidate_groups(rule: dict[str, Any], scope: list[str], classes: dict[int, str]) -> _Groups:
+    """The registry entities matching a target rule in a scope, by (risk class, county): one query."""
+    groups: _Groups = {}
+    rows = (Entity.objects.filter(target_q(rule) & _scope_q(scope)).order_by()
+            .values_list("pk", "uscc", "division_id"))
+    for pk, uscc, division in rows.iterator(chunk_size=5000):
+        key = (classes.get(pk, "B"), division[:6])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ([], [])
+        group[0].append(pk)
+        group[1].append(uscc)
+    return groups
+
+
+def compute_strata(plan: InspectionPlan, *, today: dt.date, classes: dict[int, str] | None = None,
+                   progress: Progress | None = None) -> list[FrozenStratum]:
+    """The strata of a plan from the registry now (no writes). Raises `InspectionError` on unusable input.
+
+    Items with the same target rule and scope (the same item in several tasks, or items sharing a rule) read
+    the registry once; the result is kept only until its last item is done."""
     classes = risk_classes_now() if classes is None else classes
     tasks = list(plan.tasks.prefetch_related("items").order_by("pk"))
     if not tasks:
         raise InspectionError(_("计划没有任何抽查任务"))
+    pairs = [(task, item) for task in tasks for item in task.items.all()]
+
+    def source(task: InspectionTask, item: InspectionItem) -> str:
+        return canonical({"rule": item.target_rule, "scope": task.scope_divisions})
+
+    uses = Counter(source(task, item) for task, item in pairs)
+    cache: dict[str, _Groups] = {}
     strata: list[FrozenStratum] = []
-    uscc_ids: dict[str, int] = {}
-    for task in tasks:
+    for done, (task, item) in enumerate(pairs):
+        if progress:
+            progress(done, len(pairs))
+        errs = target_rule_errors(item.target_rule)
+        if errs:
+            raise InspectionError(_("任务“%(t)s”的事项 %(code)s：%(msg)s")
+                                  % {"t": task.name, "code": item.code, "msg": "；".join(errs)})
         ratios_by_class = {}
-        for item in task.items.all():
-            errs = target_rule_errors(item.target_rule)
-            if errs:
-                raise InspectionError(_("任务“%(t)s”的事项 %(code)s：%(msg)s")
-                                      % {"t": task.name, "code": item.code, "msg": "；".join(errs)})
-            for cls in RISK_CLASSES:
-                ratios_by_class[cls] = _ratio(task.ratio_for(item, cls),
-                                              _("任务“%(t)s”事项 %(code)s 的%(c)s类比例")
-                                              % {"t": task.name, "code": item.code, "c": cls})
-            slice_ratio = _ratio(task.a_slice_ratio, _("任务“%(t)s”的A类随机对照比例") % {"t": task.name})
-            interval = task.interval_for(item)
-            since = task.period_start - dt.timedelta(days=interval)
-            recent = set(VisitItem.objects.filter(item=item, visit__end_date__gte=since)
-                         .values_list("visit__entity_id", flat=True))
-            rows = (Entity.objects.filter(target_q(item.target_rule) & _scope_q(task.scope_divisions))
-                    .values_list("pk", "uscc", "division_id"))
-            groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-            total = 0
-            for pk, uscc, division in rows.iterator(chunk_size=5000):
-                if pk in recent:
-                    continue
-                uscc_ids[uscc] = pk
-                groups[(classes.get(pk, "B"), division[:6])].append(uscc)
-                total += 1
-            if total == 0:
-                raise InspectionError(_("任务“%(t)s”的事项 %(code)s 在抽查范围内没有候选对象（请检查对象规则、范围和"
-                                        "最短检查间隔）") % {"t": task.name, "code": item.code})
-            for (cls, county), members in sorted(groups.items()):
-                if ratios_by_class[cls] > 0:
-                    strata.append(FrozenStratum(stratum_key(task, item, cls, county, False), task, item, cls, county,
-                                                False, ratios_by_class[cls], sorted(members)))
-                if cls == "A" and slice_ratio > 0:
-                    strata.append(FrozenStratum(stratum_key(task, item, cls, county, True), task, item, cls, county,
-                                                True, slice_ratio, sorted(members)))
+        for cls in RISK_CLASSES:
+            ratios_by_class[cls] = _ratio(task.ratio_for(item, cls),
+                                          _("任务“%(t)s”事项 %(code)s 的%(c)s类比例")
+                                          % {"t": task.name, "code": item.code, "c": cls})
+        slice_ratio = _ratio(task.a_slice_ratio, _("任务“%(t)s”的A类随机对照比例") % {"t": task.name})
+        interval = task.interval_for(item)
+        since = task.period_start - dt.timedelta(days=interval)
+        recent = set(VisitItem.objects.filter(item=item, visit__end_date__gte=since)
+                     .values_list("visit__entity_id", flat=True))
+        key = source(task, item)
+        groups = cache.get(key)
+        if groups is None:
+            groups = _candidate_groups(item.target_rule, task.scope_divisions, classes)
+        uses[key] -= 1
+        if uses[key]:
+            cache[key] = groups
+        else:
+            cache.pop(key, None)
+        total = 0
+        for (cls, county), (pks, usccs) in sorted(groups.items()):
+            members = [u for p, u in zip(pks, usccs, strict=True) if p not in recent] if recent else usccs
+            if not members:
+                continue
+            total += len(members)
+            ordered: list[str] | None = None
+            if ratios_by_class[cls] > 0:
+                ordered = sorted(members)
+                strata.append(FrozenStratum(stratum_key(task, item, cls, county, False), task, item, cls, county,
+                                            False, ratios_by_class[cls], ordered))
+            if cls == "A" and slice_ratio > 0:
+                strata.append(FrozenStratum(stratum_key(task, item, cls, county, True), task, item, cls, county,
+                                            True, slice_ratio, ordered or sorted(members)))
+        if total == 0:
+            raise InspectionError(_("任务“%(t)s”的事项 %(code)s 在抽查范围内没有候选对象（请检查对象规则、范围和"
+                                    "最短检查间隔）") % {"t": task.name, "code": item.code})
     if not strata:
         raise InspectionError(_("所有分层的抽查比例均为 0，没有可抽取的分层"))
-    return strata, uscc_ids
+    return strata
+
+
+def freeze_refusal(plan: InspectionPlan) -> str:
+    """Why the plan cannot be frozen now ("" when it can): checked before a freeze job is queued, and again
+    by the freeze itself."""
+    if plan.status != Status.APPROVED:
+        if plan.committed:
+            return _("计划已冻结并公开承诺值，不能重新冻结或重新抽取；如需更正请创建新版本")
+        return _("计划尚未批准，不能冻结和抽取")
+    return ""
+
+
+def draw_refusal(plan: InspectionPlan) -> str:
+    """Why the plan cannot be drawn now ("" when it can)."""
+    if plan.status in (Status.DRAFT, Status.APPROVED):
+        return _("计划尚未冻结，不能抽取")
+    if plan.seed or plan.status != Status.FROZEN:
+        return _("计划已经抽取，承诺公开后不能重新抽取；如需更正请创建新版本")
+    if not plan.randomness:
+        return _("公开随机数尚未由两名工作人员录入确认，不能抽取")
+    return ""
 
 
 def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
-                classes: dict[int, str] | None = None) -> InspectionPlan:
+                classes: dict[int, str] | None = None, progress: Progress | None = None) -> InspectionPlan:
     """Freeze the candidates, write candidates.csv and the manifest, and publish the commitment (with its time)."""
     plan.refresh_from_db()
-    if plan.status != Status.APPROVED:
-        if plan.committed:
-            raise InspectionError(_("计划已冻结并公开承诺值，不能重新冻结或重新抽取；如需更正请创建新版本"))
-        raise InspectionError(_("计划尚未批准，不能冻结和抽取"))
-    strata, _ids = compute_strata(plan, today=today, classes=classes)
+    refusal = freeze_refusal(plan)
+    if refusal:
+        raise InspectionError(refusal)
+    strata = compute_strata(plan, today=today, classes=classes, progress=progress)
     try:
         csv_bytes = draw_domain.candidates_csv({s.key: s.members for s in strata})
-        sha = hashlib.sha256(csv_bytes).hexdigest()
         manifest = draw_domain.build_manifest(str(plan.pk), csv_bytes, {s.key: s.ratio for s in strata},
                                               {s.key: len(s.members) for s in strata})
+        sha = manifest["candidates_sha256"]
         commitment = draw_domain.commitment_of(manifest)
     except draw_domain.DrawInputError as exc:
         raise InspectionError(str(exc)) from None
@@ -657,14 +714,32 @@ def plan_randomness_reset_pending(plan: InspectionPlan, *, actor: User, reason: 
 # Draw, merge into visits
 # ---------------------------------------------------------------------------------------------------------------
 
-def parse_candidates(data: bytes) -> dict[str, list[str]]:
-    """candidates.csv back into {stratum: [uscc, …]}."""
-    out: dict[str, list[str]] = defaultdict(list)
-    lines = data.decode("utf-8").split("\n")
-    for line in lines[1:]:
-        if line:
-            stratum, uscc = line.split(",", 1)
-            out[stratum].append(uscc)
+def parse_candidates(data: bytes, strata: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """candidates.csv back into {stratum: [uscc, …]}, using the manifest's strata (sorted, with their counts).
+
+    The rows of a stratum are one block (sorted by stratum) that ends where the next stratum's first row
+    starts; a line starts with its stratum name and a comma, and neither a name nor a uscc holds a comma or a
+    newline, so the block boundary and the split below are exact — done by `str.find`/`str.split`, not per line.
+    """
+    text = data.decode("utf-8")
+    header = "stratum,uscc\n"
+    pos = len(header) if text.startswith(header) else -1
+    out: dict[str, list[str]] = {}
+    for index, entry in enumerate(strata):
+        name = entry["stratum"]
+        if pos < 0 or not text.startswith(name + ",", pos):
+            raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": name})
+        end = len(text)
+        if index + 1 < len(strata):
+            end = text.find("\n" + strata[index + 1]["stratum"] + ",", pos) + 1
+        block = text[pos + len(name) + 1:end - 1]
+        usccs = block.split("\n" + name + ",")
+        if end <= pos or len(usccs) != entry["candidates"] or "\n" in usccs[-1]:
+            raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": name})
+        out[name] = usccs
+        pos = end
+    if pos != len(text):
+        raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": "…"})
     return out
 
 
@@ -674,47 +749,52 @@ GONE = (Entity.Status.CANCELLED, Entity.Status.REVOKED, Entity.Status.MOVED_OUT)
 GONE_REASON = "已注销/被吊销/被撤销/迁出"
 
 
-def _by_uscc(usccs: Iterable[str], field_name: str, chunk: int = 5000) -> dict[str, Any]:
-    """uscc → a field of the entity, looked up in chunks (SQLite limits the parameters of one query)."""
+def _by_uscc(usccs: Iterable[str], *fields: str, chunk: int = 5000) -> dict[str, tuple[Any, ...]]:
+    """uscc → fields of the entity, looked up in chunks (SQLite limits the parameters of one query)."""
     ordered = sorted(usccs)
-    out: dict[str, Any] = {}
+    out: dict[str, tuple[Any, ...]] = {}
     for i in range(0, len(ordered), chunk):
-        out.update(Entity.objects.filter(uscc__in=ordered[i:i + chunk]).values_list("uscc", field_name))
+        out.update((row[0], row[1:]) for row in Entity.objects.filter(uscc__in=ordered[i:i + chunk])
+                   .values_list("uscc", *fields))
     return out
+
+
+def _deregistered(draws: list[draw_domain.StratumDraw]) -> tuple[set[str], dict[str, int]]:
+    """The drawn entities no longer in business (or no longer in the registry), and the registry id of every
+    selected entity. Only the strata where a selected entity is gone need their alternates looked up."""
+    found = _by_uscc({u for d in draws for u, _t in d.selected}, "status", "pk")
+    gone = {u for d in draws for u, _t in d.selected if found.get(u, (GONE[0],))[0] in GONE}
+    short = [d for d in draws if any(u in gone for u, _t in d.selected)]
+    found.update(_by_uscc({u for d in short for u, _t in d.alternates}, "status", "pk"))
+    gone |= {u for d in short for u, _t in d.alternates if found.get(u, (GONE[0],))[0] in GONE}
+    return gone, {u: row[1] for u, row in found.items()}
 
 
 def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     """Draw every stratum with the committed candidates and the confirmed randomness, replace deregistered
     entities by alternates, store the selections and merge them into visits. Once only."""
     plan.refresh_from_db()
-    if plan.status in (Status.DRAFT, Status.APPROVED):
-        raise InspectionError(_("计划尚未冻结，不能抽取"))
-    if plan.seed or plan.status != Status.FROZEN:
-        raise InspectionError(_("计划已经抽取，承诺公开后不能重新抽取；如需更正请创建新版本"))
-    if not plan.randomness:
-        raise InspectionError(_("公开随机数尚未由两名工作人员录入确认，不能抽取"))
+    refusal = draw_refusal(plan)
+    if refusal:
+        raise InspectionError(refusal)
     data = candidates_bytes(plan)
     manifest = json.loads(plan.manifest_json)
     if draw_domain.commitment_of(manifest) != plan.commitment:
         raise InspectionError(_("清单与已公开的承诺值不一致，拒绝抽取"))
-    members = parse_candidates(data)
+    members = parse_candidates(data, manifest["strata"])
     ratios = {s["stratum"]: Decimal(s["ratio"]) for s in manifest["strata"]}
     seed = draw_domain.seed_of(plan.commitment, plan.randomness)
     draws = draw_domain.draw_all(seed, {k: (members[k], r) for k, r in ratios.items()})
-    involved = {u for d in draws for u, _t in (*d.selected, *d.alternates)}
-    statuses = _by_uscc(involved, "status")
-    deregistered = {u for u in involved if statuses.get(u, GONE[0]) in GONE}
+    deregistered, ids = _deregistered(draws)
     try:
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
     except draw_domain.DrawInputError:  # kept alternates exhausted: draw again keeping every alternate
         draws = draw_domain.draw_all(seed, {k: (members[k], r) for k, r in ratios.items()}, alternates=None)
-        involved = {u for d in draws for u, _t in (*d.selected, *d.alternates)}
-        statuses = _by_uscc(involved, "status")
-        deregistered = {u for u in involved if statuses.get(u, GONE[0]) in GONE}
+        deregistered, ids = _deregistered(draws)
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
+    del members
     draw_doc = draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used)
     replaced_by = {(u["stratum"], u["by"]): u["replaced"] for u in used if u["by"]}
-    ids = _by_uscc({e["uscc"] for e in effective}, "pk")
     strata = {s.key: s for s in plan.strata.select_related("task", "item")}
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
@@ -817,7 +897,7 @@ def plan_assign(plan: InspectionPlan, *, actor: User | None, today: dt.date) -> 
         id=str(i.pk), department=i.department.code, qualifications=frozenset(i.qualifications),
         active=i.status == Inspector.Status.ACTIVE,
         conflicts=frozenset(c.entity.uscc for c in i.conflicts.all()),
-        area=i.unit.division_id if i.unit.division.level == "county" else "")
+        area=inspector_area(i.unit))
         for i in pool]
     start = min(v.period_start for v in visits)
     end = max(v.period_end for v in visits)
@@ -878,6 +958,12 @@ def plan_assign(plan: InspectionPlan, *, actor: User | None, today: dt.date) -> 
                      after={"visits": len(result.teams), "rejections": len(result.rejections)},
                      reason=_("随机选派检查人员"))
     return result
+
+
+def inspector_area(unit: Unit) -> str:
+    """The area an inspector covers: the divisions under their unit's division, as a code prefix (`371003` a
+    county office, `3710` a city bureau — every county of the city, `37` the province bureau)."""
+    return unit.division.scope_prefix
 
 
 def _assignable_units(plan: InspectionPlan) -> list[int]:

@@ -18,9 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from jianguan.core.access import can_write, has_role
+from jianguan.core.jobs import job_submit
 from jianguan.core.models import User
 from jianguan.core.views import timeline_context
-from jianguan.inspections import access, selectors, services
+from jianguan.inspections import access, jobs, selectors, services
 from jianguan.inspections.forms import (
     ConflictForm,
     CorrectionForm,
@@ -86,6 +87,8 @@ def _plan_context(request: AuthedRequest, plan: InspectionPlan, **extra: Any) ->
                                        "period_start": dt.date(plan.year, 4, 1),
                                        "period_end": dt.date(plan.year, 9, 30), "a_slice_ratio": "0.01"}),
         "strata": plan.strata.select_related("item").order_by("key")[:200],
+        "job": selectors.plan_job_to_show(plan, request.GET.get("job", "")),
+        "job_running": selectors.plan_job_in_progress(plan) is not None,
         **timeline_context(plan),
         **extra,
     }
@@ -137,9 +140,8 @@ def plan_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
             reason_form.is_valid()
             services.plan_approve(plan, actor=user, reason=reason_form.cleaned_data.get("reason", ""))
             messages.success(request, _("计划已批准"))
-        elif action == "freeze":
-            services.plan_freeze(plan, actor=user, today=_today())
-            messages.success(request, _("候选名单已冻结，承诺值已公开"))
+        elif action in ("freeze", "draw"):
+            return _submit_plan_job(request, plan, action)
         elif action == "randomness":
             form = RandomnessForm(request.POST)
             if not form.is_valid():
@@ -149,13 +151,6 @@ def plan_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
                                                   source=form.cleaned_data["source"])
             messages.success(request, _("随机数已确认，可以抽取") if plan.randomness
                              else _("已录入，请另一名工作人员复核录入"))
-        elif action == "draw":
-            plan = services.plan_draw(plan, actor=user)
-            result = services.plan_assign(plan, actor=user, today=_today())
-            messages.success(request, _("已抽取 %(n)s 次检查（合并节省 %(s)s 次）") % {"n": plan.visits_count,
-                                                                                 "s": plan.visits_saved})
-            if result.failures:
-                messages.error(request, _("检查人员分配失败，未分配任何检查：见下方说明"))
         elif action == "assign":
             result = services.plan_assign(plan, actor=user, today=_today())
             if result.failures:
@@ -177,6 +172,20 @@ def plan_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
         return render(request, "inspections/plan_detail.html",
                       _plan_context(request, plan, action_error=str(exc), **extra), status=400)
     return redirect("inspections:plan_detail", pk=plan.pk)
+
+
+def _submit_plan_job(request: AuthedRequest, plan: InspectionPlan, action: str) -> HttpResponse:
+    """Queue the freeze or the draw (with the inspector assignment) as a background job: a province plan takes
+    minutes. The plan page then shows the job's progress. Refusals known now are shown at once."""
+    refusal = services.freeze_refusal(plan) if action == "freeze" else services.draw_refusal(plan)
+    if not refusal and selectors.plan_job_in_progress(plan) is not None:
+        refusal = _("该计划已有正在执行的后台任务，请等待其完成")
+    if refusal:
+        raise services.InspectionError(refusal)
+    kind, title = (jobs.FREEZE, "冻结候选名单") if action == "freeze" else (jobs.DRAW, "抽取并选派检查人员")
+    job = job_submit(kind, f"{title}：{plan}", {"plan": plan.pk, "user": request.user.pk,
+                                               "today": _today().isoformat()}, user=request.user)
+    return redirect(f"{reverse('inspections:plan_detail', args=[plan.pk])}?job={job.pk}")
 
 
 @login_required

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import gc
 import html
 import io
 import marshal
@@ -19,6 +20,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,6 +54,7 @@ from jianguan.registry.domain.rows import (
 
 MAX_REPORTED_ERRORS = 100_000
 CHUNK = 5_000
+VALIDATION_BLOCK = 20_000  # rows checked together (vectorised for CSV files)
 HEADER_SEARCH_ROWS = 10
 DEFAULT_MAX_BYTES = {"cli": 2 * 1024**3, "web": 200 * 1024**2}
 MAX_BYTES_ENV = "JIANGUAN_IMPORT_MAX_BYTES"
@@ -454,12 +457,33 @@ def load_lookups() -> Lookups:
 
 
 def _existing_statuses(usccs: list[str]) -> dict[str, str]:
-    from jianguan.registry.models import Entity
+    """uscc → status of the stored entities among ``usccs`` (plain SQL: the ORM's per-value work cost more than
+    the query on a large file)."""
+    from django.db import connection
 
-    out: dict[str, str] = {}
-    for i in range(0, len(usccs), 2000):
-        out.update(Entity.objects.filter(uscc__in=usccs[i:i + 2000]).values_list("uscc", "status"))
-    return out
+    from jianguan.registry.models import Entity
+    from jianguan.registry.services import fetch_where_in
+
+    q = connection.ops.quote_name
+    with connection.cursor() as cur:
+        return dict(fetch_where_in(cur, f"SELECT {q('uscc')}, {q('status')} "  # noqa: S608 (model identifiers)
+                                        f"FROM {q(Entity._meta.db_table)}", "uscc", usccs))
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Collect cyclic garbage rarely while an import runs.
+
+    The import allocates millions of short-lived tuples and no reference cycles; with the default thresholds the
+    collector walks the whole heap again and again (a quarter of the import's CPU time). Reference counting still
+    frees everything at once; a young-generation collection runs every 200,000 allocations instead of 700.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(200_000, old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 I_USCC = ENTITY_FIELDS.index("uscc")
@@ -507,7 +531,8 @@ def validate_file(path: Path, *, in_scope: Callable[[str], bool], today: dt.date
 
 
 def _spool_write(spool: BinaryIO, rows: list[tuple[Any, ...]]) -> None:
-    data = marshal.dumps(rows)
+    # Format 2 writes no back-references: a third of the time of the default format for rows of distinct strings.
+    data = marshal.dumps(rows, 2)
     spool.write(len(data).to_bytes(8, "little"))
     spool.write(data)
 
@@ -519,7 +544,7 @@ def _validate_entities(source: RowSource, seen: dict[str, int], *, in_scope: Cal
                                    headers=source.headers)
     pending: list[tuple[int, tuple[Any, ...]]] = []
     spooled = bad_rows = rows = 0
-    check = validator.check
+    check_many = validator.check_many
     uscc_col = source.headers["uscc"]
 
     def flush() -> None:
@@ -541,9 +566,22 @@ def _validate_entities(source: RowSource, seen: dict[str, int], *, in_scope: Cal
             spooled += len(good)
         pending.clear()
 
-    for rowno, cells in source.rows():
+    def checked() -> Iterator[tuple[int, Sequence[Any], tuple[Any, ...] | None, list[RowError]]]:
+        # Rows are checked a block at a time: CSV cells are all text, so a block goes through the vectorised checks.
+        text_cells = source.kind == "csv"
+        block: list[tuple[int, Sequence[Any]]] = []
+        for item in source.rows():
+            block.append(item)
+            if len(block) >= VALIDATION_BLOCK:
+                for (rowno, cells), (values, errors) in zip(block, check_many(block, text_cells=text_cells),
+                                                            strict=True):
+                    yield rowno, cells, values, errors
+                block = []
+        for (rowno, cells), (values, errors) in zip(block, check_many(block, text_cells=text_cells), strict=True):
+            yield rowno, cells, values, errors
+
+    for rowno, cells, values, errors in checked():
         rows += 1
-        values, errors = check(rowno, cells)
         if values is not None:
             code = values[I_USCC]
             first = seen.get(code)
@@ -686,7 +724,8 @@ def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str],
     scope_check = in_scope or (lambda code: True)
     tmpdir = Path(settings.MEDIA_ROOT) / "imports" / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=tmpdir) as spool, tempfile.TemporaryFile(dir=tmpdir) as licence_spool:
+    with tempfile.TemporaryFile(dir=tmpdir) as spool, tempfile.TemporaryFile(dir=tmpdir) as licence_spool, \
+            _few_collections():
         try:
             n_entities, _n_licences = validate_file(path, in_scope=scope_check, today=today, result=result,
                                                    spool=spool, licence_spool=licence_spool, progress=progress)

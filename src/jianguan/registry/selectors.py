@@ -1,9 +1,11 @@
 """Reads of the registry: search and filtered lists at city scale, entity detail, and the public record.
 
-Search never counts a whole city: lists are counted up to `COUNT_CAP + 1` rows ("超过 10,000 条") and paged
-by offset up to that cap (see `capped_page`). On PostgreSQL a name substring of three or more characters uses
-the trigram GIN index (migration 0002), a two-character one the bigram GIN index (0003), and filtered lists the
-covering index on division, status and industry (0004).
+Search never counts a whole city: lists are counted up to `COUNT_CAP + 1` rows ("超过 10,000 条") inside the
+database, which returns the count and the page's ids in one statement, and paged by offset up to that cap (see
+`capped_page`). On PostgreSQL a name substring of three or more characters uses the trigram GIN index (migration
+0002), a two-character one the bigram-key GIN index (0005); lists filtered by division and status read the list
+index (division, status, USCC) and other lists the covering index in list order (division, USCC), which also
+holds the name (0004, 0005).
 `*_public` selectors return only what the public record may show; personal data (phones, an individual
 business operator's full name) never leaves them.
 """
@@ -12,11 +14,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, connections, transaction
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
@@ -32,7 +36,7 @@ LIST_ORDER = ("division_id", "uscc")
 # A query made only of these characters and at least this long is read as (the start of) a USCC.
 USCC_PREFIX_MIN = 6
 _USCC_CHARS = re.compile(r"[0-9A-Za-z]+")
-BIGRAM_FUNCTION = "jianguan_bigrams"  # created by migration 0003 on PostgreSQL
+BIGRAM_FUNCTION = "jianguan_bigram_keys"  # created by migration 0005 on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,9 @@ def entity_filter(qs: QuerySet[Entity], f: EntityFilters, *, bigram_index: bool 
         # `contains` (LIKE '%…%'), not `icontains`: the trigram index is on name itself, and names are Chinese.
         qs = qs.filter(name__contains=q)
         if bigram_index and len(q) == 2 and connection.vendor == "postgresql":
-            # pg_trgm cannot serve a 2-character pattern; the bigram index of migration 0003 can.
+            # pg_trgm cannot serve a 2-character pattern; the bigram-key index of migration 0005 can.
             # The SQL is a constant; the query text is passed as a parameter.
-            qs = qs.filter(RawSQL(f'{BIGRAM_FUNCTION}("registry_entity"."name") @> %s::text[]', ([q],),  # noqa: S611
+            qs = qs.filter(RawSQL(f'{BIGRAM_FUNCTION}("registry_entity"."name") @> {BIGRAM_FUNCTION}(%s)', (q,),  # noqa: S611
                                   output_field=BooleanField()))
     if f.division:
         prefix = _division_prefix(f.division)
@@ -198,11 +202,12 @@ def capped_page(qs: QuerySet[Any], page: object = 1, *, per_page: int = PER_PAGE
                 keys_qs: QuerySet[Any] | None = None) -> CappedPage:
     """Page `page` of `qs` (1-based; bad or out-of-range numbers are clamped), counting at most `cap + 1` rows.
 
-    `qs` must be ordered by `order_fields` (unique together). One query fetches the (order key, id) of up to
-    `cap + 1` matches without ORDER BY — the database cannot estimate how many names contain a substring, so it
-    must not be tempted to walk the list-order index looking for rare matches. Then:
+    `qs` must be ordered by `order_fields` (unique together). One statement takes up to `cap + 1` matches
+    without ORDER BY — the database cannot estimate how many names contain a substring, so it must not be
+    tempted to walk the list-order index looking for rare matches — and returns, computed in the database, their
+    number and the ids of the requested page among them in list order (see `_capped_window`). Then:
 
-    * at most `cap` matches: that is the exact count; sort the pairs here and fetch the page's rows by id;
+    * at most `cap` matches: that is the exact count and the page's rows are fetched by id;
     * more than `cap`: matches are dense, so ORDER BY … LIMIT walking the list-order index finds a page
       after a few thousand rows.
 
@@ -214,22 +219,85 @@ def capped_page(qs: QuerySet[Any], page: object = 1, *, per_page: int = PER_PAGE
         number = max(1, int(str(page)))
     except (TypeError, ValueError):
         number = 1
-    keys = list((qs if keys_qs is None else keys_qs).order_by().values_list(*order_fields, "pk")[: cap + 1])
-    count = len(keys)
+    keys = (qs if keys_qs is None else keys_qs).order_by().values_list(*order_fields, "pk")[: cap + 1]
+    count, ids = _capped_window(keys, order_fields, offset=(number - 1) * per_page, limit=per_page)
     last = max(1, math.ceil(min(count, cap) / per_page))
-    number = min(number, last)
+    if number > last:
+        number = last
+        if count <= cap:
+            count, ids = _capped_window(keys, order_fields, offset=(number - 1) * per_page, limit=per_page)
     offset = (number - 1) * per_page
     if count == 0:
         items: list[Any] = []
     elif count <= cap:
-        keys.sort()
-        ids = [key[-1] for key in keys[offset: offset + per_page]]
         items = list(qs.filter(pk__in=ids))
     else:
-        items = list(qs[offset: offset + per_page])
+        items = _ordered_walk(qs, offset, per_page)
     if transform is not None:
         items = [transform(i) for i in items]
     return CappedPage(items=items, number=number, per_page=per_page, count=count, cap=cap)
+
+
+@contextmanager
+def _planner_settings(using: str, **settings: str) -> Iterator[None]:
+    """Run the statements of the block with these PostgreSQL planner settings, then put the previous values back
+    (so an enclosing transaction does not keep them). Elsewhere it does nothing."""
+    connection_ = connections[using]
+    if connection_.vendor != "postgresql" or not settings:
+        yield
+        return
+    names = list(settings)
+    with transaction.atomic(using=using), connection_.cursor() as cur:
+        cur.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
+        before = cur.fetchone()
+        cur.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
+                    [v for name in names for v in (name, settings[name])])
+        try:
+            yield
+        finally:
+            cur.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
+                        [v for pair in zip(names, before, strict=True) for v in pair])
+
+
+def _ordered_walk(qs: QuerySet[Any], offset: int, limit: int) -> list[Any]:
+    """Rows offset … offset + limit of `qs` in its order, when more than the cap match (matches are dense).
+
+    PostgreSQL estimates a name substring's matches badly (a common 字号 as "a few hundred") and would then
+    fetch every match and sort it; with sorting discouraged for this one statement it walks the list-order
+    index (whose entries include the name, migration 0005) and stops after the page, which is right for dense
+    matches. JIT compilation alone would cost more than such a walk (its plan's cost crosses `jit_above_cost`).
+    The ids come first: that walk reads only the index (its entries hold the filtered columns and the name);
+    asking for whole rows would visit the table for every entry the filters skip.
+    """
+    with _planner_settings(qs.db, enable_sort="off", enable_incremental_sort="off", jit="off"):
+        ids = list(qs.values_list("pk", flat=True)[offset: offset + limit])
+    return list(qs.filter(pk__in=ids)) if ids else []
+
+
+def _capped_window(keys: QuerySet[Any], order_fields: Sequence[str], *, offset: int,
+                   limit: int) -> tuple[int, list[Any]]:
+    """(number of rows of `keys`, ids of rows offset … offset + limit in order) in one statement.
+
+    `keys` is a sliced ``values_list(*order_fields, "pk")`` query; the database counts and sorts its rows
+    itself, so none of up to 10,001 matches travels to Python. A label or licence filter is a semi-join: probing
+    the label (licence) index for each candidate stops after `cap + 1` matches, where a hash join would first
+    read every candidate of the division, so hash joins are set aside for this statement.
+    """
+    try:
+        inner, params = keys.query.sql_with_params()
+    except EmptyResultSet:  # e.g. a user without a role, or an unknown label: nothing can match
+        return 0, []
+    cols = [f"k{i}" for i in range(len(order_fields))]
+    names = ", ".join(cols)
+    # The SQL is built from constants and Django's compiled query; values are passed as parameters.
+    sql = (f"WITH m ({names}, pk) AS ({inner}) "  # noqa: S608
+           f"SELECT c.n, p.pk FROM (SELECT count(*) AS n FROM m) c LEFT JOIN "
+           f"(SELECT {names}, pk FROM m ORDER BY {names} LIMIT %s OFFSET %s) p ON 1 = 1 "
+           f"ORDER BY {', '.join(f'p.{c}' for c in cols)}")
+    with _planner_settings(keys.db, enable_hashjoin="off"), connections[keys.db].cursor() as cur:
+        cur.execute(sql, [*params, limit, offset])
+        rows = cur.fetchall()
+    return int(rows[0][0]), [pk for _, pk in rows if pk is not None]
 
 
 def entity_detail(user: User, uscc: str) -> Entity:

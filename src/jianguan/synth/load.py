@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -114,6 +115,21 @@ def registry_delete(divisions: Sequence[str]) -> dict[str, int]:
     return deleted
 
 
+def backend_cpu_s() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend process, when the server runs on this
+    machine and /proc is readable (a diagnostic for load timings); otherwise None."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    pid = getattr(getattr(connection.connection, "info", None), "backend_pid", None)
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, AttributeError):
+        return None
+
+
 def _max_id(model: type[models.Model]) -> int:
     return int(model._base_manager.aggregate(m=models.Max("id"))["m"] or 0)
 
@@ -140,6 +156,7 @@ class DatabaseSink:
         self.expected = expected
         self._dropped_indexes: list[str] = []
         self.timings: dict[str, float] = {}
+        self.index_timings: dict[str, float] = {}  # seconds to rebuild each dropped index (big loads)
         self.replace = replace
         self.summary = dict(summary or {})
         self.actor = actor
@@ -167,6 +184,7 @@ class DatabaseSink:
             raise SynthError(f"以下区划已有市场主体：{'、'.join(taken)}；未载入合成数据，如需替换请加 --replace")
 
     def __enter__(self) -> DatabaseSink:
+        self._server_cpu0 = backend_cpu_s() or 0.0
         self.check()
         self._label_ids = dict(Label.objects.values_list("code", "id"))
         # SQLite refuses to change the safety level inside a transaction (e.g. in tests); then it stays as it is.
@@ -219,7 +237,10 @@ class DatabaseSink:
     def _rebuild_indexes(self) -> None:
         with connection.cursor() as cur:
             for definition in self._dropped_indexes:
+                started = time.monotonic()
                 cur.execute(definition)
+                name = definition.split(" ON ", 1)[0].rsplit(" ", 1)[-1]
+                self.index_timings[name] = round(time.monotonic() - started, 1)
         self._dropped_indexes = []
 
     def _verify(self) -> None:
@@ -258,7 +279,10 @@ class DatabaseSink:
                     raise SynthError(f"标签目录中没有 {'、'.join(unknown)}，请先运行 migrate 同步标签")
                 df = df.with_columns(label_id=pl.col("label_code").replace_strict(self._label_ids,
                                                                                    return_dtype=pl.Int64))
+            started = time.monotonic()
             self._insert(MODELS[table], df)
+            key = f"copy_{table}_s"
+            self.timings[key] = round(self.timings.get(key, 0.0) + time.monotonic() - started, 1)
             self.counts[table] += df.height
 
     def _frame_for(self, model: type[models.Model], df: pl.DataFrame) -> tuple[list[str], pl.DataFrame]:
@@ -302,6 +326,9 @@ class DatabaseSink:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         started = time.monotonic()
+        cpu = backend_cpu_s()
+        if cpu is not None:
+            self.timings["server_cpu_copy_s"] = round(cpu - self._server_cpu0, 1)
         try:
             if exc_type is None:
                 try:
@@ -341,10 +368,17 @@ class DatabaseSink:
             reason="载入合成数据（synth --load）", actor=self.actor)])
 
     def analyze(self) -> None:
-        """Refresh planner statistics after a big load (PostgreSQL), outside the transaction."""
+        """After a load (PostgreSQL, outside the transaction): refresh the planner's statistics and, when not
+        inside a transaction, VACUUM too — it marks the new pages all-visible, which lets searches answer from
+        the covering indexes (index-only scans) at once instead of after autovacuum's next visit."""
         if self.vendor == "postgresql":
             started = time.monotonic()
+            command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
             with connection.cursor() as cur:
                 for model in MODELS.values():
-                    cur.execute(f"ANALYZE {_table(model)}")
-            self.timings["analyze_s"] = round(time.monotonic() - started, 1)
+                    cur.execute(f"{command} {_table(model)}")
+            self.timings["vacuum_analyze_s" if command != "ANALYZE" else "analyze_s"] = \
+                round(time.monotonic() - started, 1)
+            cpu = backend_cpu_s()
+            if cpu is not None:
+                self.timings["server_cpu_s"] = round(cpu - self._server_cpu0, 1)

@@ -78,6 +78,8 @@ def synth_run(plan: Sequence[DivisionPlan], *, seed: int, scale: str, load: bool
         sink.analyze()
         if sink.timings:
             report("数据库：" + "，".join(f"{k}={v}" for k, v in sink.timings.items()))
+        if sink.index_timings:
+            report("重建索引：" + "，".join(f"{k}={v}" for k, v in sink.index_timings.items()))
     else:
         sink.manifest(**info, divisions=divisions)
     total = sink.counts["entities"]

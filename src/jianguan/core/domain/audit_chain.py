@@ -22,9 +22,14 @@ PAYLOAD_FIELDS: Sequence[str] = (
 )
 
 
+# One encoder built once: ``json.dumps`` with non-default options builds a new JSONEncoder on every call, which
+# costs more than encoding a small dict (bulk imports serialise a before/after pair per entity).
+_canonical_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces; non-ASCII kept. The one serialisation used for hashing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _canonical_encode(value)
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

@@ -35,7 +35,7 @@ import hashlib
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -107,26 +107,59 @@ class Assignment:
     failures: list[Failure] = field(default_factory=list)
 
 
-_Member = tuple[bytes, Inspector]  # (inspector id as UTF-8, inspector)
-
-
 class _Pool:
     """The inspectors of one department, with the candidates of each visit area computed once."""
 
-    def __init__(self, members: list[_Member]) -> None:
-        self.members = members
-        self.by_area: dict[str, list[_Member]] = {}
+    def __init__(self, members: list[Inspector]) -> None:
+        self.by_area: dict[str, list[Inspector]] = {}
         for member in members:
-            self.by_area.setdefault(member[1].area, []).append(member)
-        self.cache: dict[str, list[_Member]] = {"": members}
+            self.by_area.setdefault(member.area, []).append(member)
+        self.cache: dict[str, tuple[list[bytes], list[Inspector]]] = {
+            "": ([m.id.encode("utf-8") for m in members], members)  # a visit without an area: anyone
+        }
 
-    def candidates(self, area: str) -> list[_Member]:
-        """Members whose area is a prefix of `area` (their own area, a wider one, or none)."""
+    def candidates(self, area: str) -> tuple[list[bytes], list[Inspector]]:
+        """Members whose area is a prefix of `area` (their own area, a wider one, or none): their ids as UTF-8
+        (what is hashed) and the inspectors, in the same order."""
         found = self.cache.get(area)
         if found is None:
-            found = [m for k in range(len(area) + 1) for m in self.by_area.get(area[:k], ())]
-            self.cache[area] = found
+            members = [m for k in range(len(area) + 1) for m in self.by_area.get(area[:k], ())]
+            found = self.cache[area] = ([m.id.encode("utf-8") for m in members], members)
         return found
+
+
+class _Ranked:
+    """The candidates of one department for one visit, taken in ticket order.
+
+    A heap of the raw SHA-256 digests (they order exactly as their hex tickets, and are cheaper to make); the
+    inspector of a ticket is found by its position in the ticket list. Usually the first one or two are
+    eligible, so most of a pool is hashed but never ordered.
+    """
+
+    __slots__ = ("heap", "inspectors", "lookups", "tickets", "where")
+
+    def __init__(self, tickets: list[bytes], inspectors: list[Inspector]) -> None:
+        self.tickets = tickets
+        self.inspectors = inspectors
+        self.heap = tickets.copy()
+        heapq.heapify(self.heap)
+        self.where: dict[bytes, int] | None = None
+        self.lookups = 0
+
+    def _inspector(self, tick: bytes) -> Inspector:
+        if self.where is None:
+            self.lookups += 1
+            if self.lookups <= 8:  # a linear search of a short list beats building a dict
+                return self.inspectors[self.tickets.index(tick)]
+            self.where = {t: i for i, t in enumerate(self.tickets)}
+        return self.inspectors[self.where[tick]]
+
+    def in_order(self) -> Iterator[tuple[bytes, Inspector]]:
+        """The candidates not taken yet, lowest ticket first (consumed: each is yielded once)."""
+        heap = self.heap
+        while heap:
+            tick = heapq.heappop(heap)
+            yield tick, self._inspector(tick)
 
 
 def inspector_ticket(seed: str, task_id: str, inspector_id: str) -> str:
@@ -165,13 +198,13 @@ def assign_inspectors(
             f"检查间隔必须是非负整数天数（the interval must be a whole number of days）：{interval_days!r}"
         )
 
-    by_department: dict[str, list[tuple[bytes, Inspector]]] = {}
+    by_department: dict[str, list[Inspector]] = {}
     seen_ids: set[str] = set()
     for inspector in inspectors:
         if inspector.id in seen_ids:
             raise DrawInputError(f"检查人员 {inspector.id} 重复（duplicate inspector {inspector.id}）")
         seen_ids.add(inspector.id)
-        by_department.setdefault(inspector.department, []).append((inspector.id.encode("utf-8"), inspector))
+        by_department.setdefault(inspector.department, []).append(inspector)
     pools = {department: _Pool(members) for department, members in by_department.items()}
     empty_pool = _Pool([])
 
@@ -191,16 +224,17 @@ def assign_inspectors(
             )
         copy = hashlib.sha256(f"{seed}:{visit.task_id}:".encode()).copy  # hot loop: hash the prefix once
         departments = sorted(visit.needs)
-        tickets_by_department: dict[str, dict[str, Inspector]] = {}
+        ranked: dict[str, _Ranked] = {}
         for department in departments:
-            members = pools.get(department, empty_pool).candidates(visit.area)
-            tickets: dict[str, Inspector] = {}
-            for id_bytes, inspector in members:
+            ids, members = pools.get(department, empty_pool).candidates(visit.area)
+            tickets: list[bytes] = []  # digests: the tickets without their hex spelling
+            append = tickets.append
+            for id_bytes in ids:
                 state = copy()
                 state.update(id_bytes)
-                tickets[state.hexdigest()] = inspector
-            tickets_by_department[department] = tickets
-        team, failed = run.staff(visit, departments, tickets_by_department, min_team)
+                append(state.digest())
+            ranked[department] = _Ranked(tickets, members)
+        team, failed = run.staff(visit, departments, ranked, min_team)
         if failed is not None:
             failures.append(failed)
             continue
@@ -255,41 +289,27 @@ class _Run:
         return last is not None and (self.today - last).days < self.interval_days
 
     def staff(
-        self,
-        visit: Visit,
-        departments: list[str],
-        tickets_by_department: Mapping[str, dict[str, Inspector]],
-        min_team: int,
+        self, visit: Visit, departments: list[str], ranked: Mapping[str, _Ranked], min_team: int
     ) -> tuple[list[str], Failure | None]:
-        """The team of a visit (rules 3 and 4 of the module docstring), or the failure.
-
-        Tickets are taken from heaps: usually the first one or two are eligible, so most of a large pool is
-        hashed but never sorted.
-        """
+        """The team of a visit (rules 3 and 4 of the module docstring), or the failure."""
         verdicts: dict[str, str] = {}
         team: list[str] = []
-        remaining: list[str] = []
         for department in departments:
-            tickets = tickets_by_department[department]
-            heap = list(tickets)
-            heapq.heapify(heap)
             chosen = None
-            while heap:
-                inspector = tickets[heapq.heappop(heap)]
+            for _tick, inspector in ranked[department].in_order():
                 if not self.verdict(visit, inspector, department, verdicts):
                     chosen = inspector
                     break
             if chosen is None:
-                return team, _department_failure(visit, department, list(tickets.values()), verdicts)
+                return team, _department_failure(visit, department, ranked[department].inspectors, verdicts)
             team.append(chosen.id)
-            remaining.extend(heap)
         if len(team) < min_team:
-            heapq.heapify(remaining)
-            while remaining and len(team) < min_team:
-                tick = heapq.heappop(remaining)
-                inspector = next(t[tick] for t in tickets_by_department.values() if tick in t)
+            # the candidates not examined yet, of all required departments together, in ticket order
+            for _tick, inspector in heapq.merge(*(ranked[d].in_order() for d in departments)):
                 if not self.verdict(visit, inspector, inspector.department, verdicts):
                     team.append(inspector.id)
+                    if len(team) >= min_team:
+                        break
         if len(team) < min_team:
             counts = Counter(v for v in verdicts.values() if v)
             detail = f"；不符合条件：{_describe(counts)}" if counts else ""

@@ -1,6 +1,7 @@
 /* Credit distribution charts (data from the json_script element "credit-chart-data"). */
 (function () {
   "use strict";
+  var gettext = window.gettext || function (text) { return text; };  // from /jsi18n/ (Django's JS catalogue)
   var COLORS = { A: "#2e7d32", B: "#1565c0", C: "#ef8f00", D: "#c62828" };
 
   function stacked(el, rows, classes) {
@@ -24,8 +25,8 @@
     var seen = {};
     function node(name) { if (!seen[name]) { seen[name] = true; nodes.push({ name: name }); } }
     var links = transitions.map(function (t) {
-      var src = "上月 " + (t.from === "-" ? "未分类" : t.from);
-      var dst = "本月 " + t.to;
+      var src = gettext("上月") + " " + (t.from === "-" ? gettext("未分类") : t.from);
+      var dst = gettext("本月") + " " + t.to;
       node(src); node(dst);
       return { source: src, target: dst, value: t.n };
     });

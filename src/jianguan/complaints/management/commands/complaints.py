@@ -22,12 +22,32 @@ class Command(BaseCommand):
         i.add_argument("path")
         i.add_argument("--user", required=True, help="登记员用户名 (the intake clerk doing the import)")
         i.add_argument("--dry-run", action="store_true")
+        s = sub.add_parser("summary", help="重建统计分析汇总表 (rebuild the dashboard summary)")
+        s.add_argument("--days", type=int, default=None,
+                       help="只重算最近 N 天（默认全量）(recount only the last N days; default: everything)")
+        s.add_argument("--today", default=None, help="YYYY-MM-DD（默认今天）")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["action"] == "deadlines":
             self._deadlines(opts)
         elif opts["action"] == "import":
             self._import(opts)
+        elif opts["action"] == "summary":
+            self._summary(opts)
+
+    def _summary(self, opts: dict[str, Any]) -> None:
+        from jianguan.complaints.services import today_local
+        from jianguan.complaints.summary import summary_rebuild
+
+        try:
+            today = dt.date.fromisoformat(opts["today"]) if opts["today"] else today_local()
+        except ValueError as exc:
+            raise CommandError(f"日期格式不正确：{opts['today']}（应为 YYYY-MM-DD）") from exc
+        if opts["days"] is not None and opts["days"] < 1:
+            raise CommandError("--days 须为正整数")
+        r = summary_rebuild(today=today, days=opts["days"])
+        self.stdout.write(f"through {r.through.isoformat()} rows {r.rows} full {str(r.full).lower()} "
+                          f"seconds {r.seconds:.2f}")
 
     def _deadlines(self, opts: dict[str, Any]) -> None:
         from jianguan.complaints.services import case_deadlines

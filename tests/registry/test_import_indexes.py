@@ -1,0 +1,84 @@
+"""A large first import writes without the registry's secondary indexes and builds them again before it commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from jianguan.core.models import AuditEntry
+from jianguan.registry import services
+from jianguan.registry.importer import run_import
+from jianguan.registry.models import Entity, EntityLabel
+from tests.registry.importdata import row, write_csv
+
+TODAY = dt.date(2026, 11, 20)
+TABLES = (Entity._meta.db_table, EntityLabel._meta.db_table, AuditEntry._meta.db_table)
+
+
+@pytest.fixture
+def media(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return tmp_path
+
+
+def index_definitions() -> set[tuple[str, str]]:
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [list(TABLES)])
+        else:
+            cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN (%s, %s, %s)",
+                        list(TABLES))
+        return set(cur.fetchall())
+
+
+def drops(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].upper().startswith("DROP INDEX")]
+
+
+def test_a_first_load_drops_the_secondary_indexes_and_builds_the_same_ones_again(media, db, monkeypatch):
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 3)
+    before = index_definitions()
+    path = write_csv(media / "a.csv", [row(名称=f"文登区好运来{n}号超市") for n in range(4)])
+    with CaptureQueriesContext(connection) as ctx:
+        result = run_import(path, today=TODAY)
+    assert result.ok and result.created == 4
+    dropped = drops(ctx.captured_queries)
+    assert any("entity_division_status_idx" in q for q in dropped)  # a secondary index of the registry went …
+    assert not any("uscc" in q and "like" not in q for q in dropped)  # … the unique USCC index stayed
+    assert index_definitions() == before
+    assert Entity.objects.filter(name__contains="好运来2号").count() == 1
+    assert EntityLabel.objects.filter(entity__name__contains="好运来").exists()
+
+
+def test_an_import_smaller_than_the_registry_keeps_the_indexes(media, db, monkeypatch):
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
+    run_import(write_csv(media / "a.csv", [row() for _ in range(3)]), today=TODAY)
+    with CaptureQueriesContext(connection) as ctx:
+        result = run_import(write_csv(media / "b.csv", [row()]), today=TODAY)
+    assert result.ok and result.created == 1
+    assert not any("registry_entity" in q and "entitylabel" not in q for q in drops(ctx.captured_queries))
+
+
+def test_a_dry_run_drops_nothing(media, db, monkeypatch):
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
+    with CaptureQueriesContext(connection) as ctx:
+        result = run_import(write_csv(media / "a.csv", [row(), row()]), today=TODAY, dry_run=True)
+    assert result.ok and result.created == 2 and Entity.objects.count() == 0
+    assert drops(ctx.captured_queries) == []
+
+
+def test_a_write_that_fails_after_the_drop_leaves_indexes_and_registry_as_they_were(media, db, monkeypatch):
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
+    before = index_definitions()
+
+    def broken_audit(events):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(services, "audit_record_many", broken_audit)
+    with pytest.raises(RuntimeError):
+        run_import(write_csv(media / "a.csv", [row(), row()]), today=TODAY)
+    assert Entity.objects.count() == 0
+    assert index_definitions() == before
