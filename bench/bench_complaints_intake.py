@@ -2,7 +2,7 @@
 
 Usage:
   python bench/bench_complaints_intake.py [--rate 300] [--seconds 60] [--connections 64] [--kill-after 0]
-      [--db postgresql://postgres@127.0.0.1:5432/complaints_bench] [--workers 2] [--server-threads 8]
+      [--db postgresql://postgres@127.0.0.1:5432/complaints_bench] [--workers 2] [--server-threads 16]
 
 Creates (or reuses) the bench database, migrates it, builds the Shandong unit tree, makes an API key, starts
 `jianguan serve --workers N` on a free port on 127.0.0.1 in its own process group, and drives
@@ -231,7 +231,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--workers", type=int, default=2, help="web processes of `jianguan serve`")
-    p.add_argument("--server-threads", type=int, default=8, help="threads per web process")
+    p.add_argument("--server-threads", type=int, default=16, help="threads per web process")
     p.add_argument("--kill-after", type=float, default=0)
     p.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/complaints_bench")
     args = p.parse_args()

@@ -48,14 +48,14 @@ class Case(models.Model):
         MERGED = "merged", _("合并处理")
         ANSWERED = "answered", _("咨询已答复")
 
-    tracking_number = models.CharField(_("登记编号"), max_length=24, unique=True)
-    external_ref = models.CharField(_("外部工单编号"), max_length=64, blank=True, db_index=True)
+    tracking_number = models.CharField(_("登记编号"), max_length=24)
+    external_ref = models.CharField(_("外部工单编号"), max_length=64, blank=True)
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     channel = models.CharField(_("来源渠道"), max_length=16, choices=Channel.choices)
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.REGISTERED)
     result = models.CharField(_("办理结果"), max_length=16, choices=Result.choices, blank=True)
     received_at = models.DateTimeField(_("收到时间"))
-    received_on = models.DateField(_("收到日期"), db_index=True)
+    received_on = models.DateField(_("收到日期"))
     rule_code = models.CharField(_("适用规则"), max_length=16)
     # Art. 10: who complains / reports
     complainant_name = models.CharField(_("姓名"), max_length=64, blank=True)
@@ -66,7 +66,7 @@ class Case(models.Model):
     respondent_address = models.CharField(_("被投诉（举报）人地址"), max_length=255, blank=True)
     respondent_uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
     entity = models.ForeignKey(Entity, models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False,
-                               verbose_name=_("名录主体"))
+                               db_index=False, verbose_name=_("名录主体"))
     division_code = models.CharField(_("所在区划"), max_length=6, blank=True, db_index=True)
     industry_code = models.CharField(_("行业"), max_length=4, blank=True)
     # Art. 10: what
@@ -77,11 +77,12 @@ class Case(models.Model):
     quantity = models.PositiveIntegerField(_("购买数量"), null=True, blank=True)
     amount_claimed = models.DecimalField(_("涉及金额（元）"), max_digits=14, decimal_places=2, null=True, blank=True)
     # Routing and handling
-    intake_unit = models.ForeignKey(Unit, models.PROTECT, related_name="+", verbose_name=_("登记（分派）机构"))
-    unit = models.ForeignKey(Unit, models.PROTECT, null=True, blank=True, related_name="+",
+    intake_unit = models.ForeignKey(Unit, models.PROTECT, related_name="+", db_index=False,
+                                    verbose_name=_("登记（分派）机构"))
+    unit = models.ForeignKey(Unit, models.PROTECT, null=True, blank=True, related_name="+", db_index=False,
                              verbose_name=_("承办单位"))
     handler = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+",
-                                verbose_name=_("承办人"))
+                                db_index=False, verbose_name=_("承办人"))
     suggested_unit_code = models.CharField(_("建议承办单位"), max_length=64, blank=True)
     routing_note = models.CharField(_("分派依据"), max_length=255, blank=True)
     returned_reason = models.TextField(_("退回理由"), blank=True)
@@ -116,14 +117,19 @@ class Case(models.Model):
                                      verbose_name=_("重复/合并至"))
     flag_count = models.PositiveSmallIntegerField(_("第十七条提示"), default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+",
-                                   verbose_name=_("登记人"))
+                                   db_index=False, verbose_name=_("登记人"))
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("投诉举报")
         verbose_name_plural = _("投诉举报")
         ordering = ["-received_at", "-id"]
+        # Every index costs each intake an insert (the API takes hundreds a second), so there are no single-column
+        # indexes where a composite one starts with the column, and exact-match text columns get a plain index
+        # (a `unique=True` / `db_index=True` CharField would add a second, LIKE-pattern index on PostgreSQL).
+        constraints = [models.UniqueConstraint(fields=["tracking_number"], name="case_tracking_number_uniq")]
         indexes = [
+            models.Index(fields=["external_ref"], name="case_external_ref_idx"),
             models.Index(fields=["unit", "status", "next_due"], name="case_unit_due_idx"),
             models.Index(fields=["handler", "status", "next_due"], name="case_handler_due_idx"),
             models.Index(fields=["intake_unit", "status"], name="case_intake_status_idx"),

@@ -31,8 +31,11 @@ def default_workers() -> int:
 
 
 def default_threads() -> int:
-    """Threads mostly wait for the database (intake waits for its group commit); granian advises ≤ 2 * cores + 1."""
-    return max(2, min(8, 2 * (os.cpu_count() or 1) + 1))
+    """Threads mostly wait for the database: intake threads wait for their group commit, and the more submissions
+    wait together the fewer commits there are. Measured on 2 cores, 300 submissions/s offered for 60 s: 8 threads a
+    process fell behind (285/s), 16 kept up (299.7/s) — see bench/RESULTS.md. Each thread holds one database
+    connection (2 processes × 16 = 32 PostgreSQL connections)."""
+    return 16
 
 
 class Command(BaseCommand):
@@ -44,7 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=None,
                             help="网站进程数 (web processes; default: JIANGUAN_WEB_WORKERS or one per core, max 4)")
         parser.add_argument("--threads", type=int, default=default_threads(),
-                            help="每个网站进程的线程数 (threads per web process; default: 2 * cores + 1, max 8)")
+                            help="每个网站进程的线程数 (threads per web process; default: 16)")
         parser.add_argument("--no-worker", action="store_true", help="不启动后台任务执行进程 (no job worker)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
