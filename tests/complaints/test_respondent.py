@@ -160,3 +160,19 @@ def test_staff_page_issues_codes_and_shows_who_issued_them(odr, staff, client):
     r = client.post("/staff/complaints/odr-codes/", {"uscc": entity.uscc}, follow=True)
     assert "辖区内找不到" in r.content.decode()
     assert OdrAccessCode.objects.filter(entity=entity).count() == 1
+
+
+def test_the_demo_prints_a_working_access_code_for_the_enterprise_with_odr_complaints(odr, staff):
+    import io
+    import re
+
+    from jianguan.complaints.demo import odr_access_code
+    from jianguan.core.demo import DemoContext
+
+    entity, _c, _r = odr
+    out = io.StringIO()
+    odr_access_code(DemoContext(seed=1, small=True, out=out))
+    printed = re.search(r"访问码 ([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})", out.getvalue())
+    assert printed and entity.uscc in out.getvalue(), out.getvalue()
+    code = respondent.odr_code_check(printed.group(1))
+    assert code is not None and code.entity == entity and respondent.can_issue(code.issued_by, entity)

@@ -28,6 +28,7 @@ class ComplaintsConfig(AppConfig):
     # The dashboard summary: incremental every night, in full on Sundays (complaints/jobs.py).
     schedules = [("complaints.summary_refresh", "daily", "02:30")]
     synth_steps = ["jianguan.complaints.synth.generate"]
+    demo_steps = ["jianguan.complaints.demo.odr_access_code"]
     credit_features = "jianguan.complaints.credit.features"
     entity_tabs = ["jianguan.complaints.tabs.entity_tab"]
     public_record_sections = ["jianguan.complaints.public_record.record_section"]

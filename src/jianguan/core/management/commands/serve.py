@@ -34,7 +34,7 @@ def default_threads() -> int:
     """Threads mostly wait for the database: intake threads wait for their group commit, and the more submissions
     wait together the fewer commits there are. Measured on 2 cores, 300 submissions/s offered for 60 s: 8 threads a
     process fell behind (285/s), 16 kept up (299.7/s) — see bench/RESULTS.md. Each thread holds one database
-    connection (2 processes × 16 = 32 PostgreSQL connections)."""
+    connection (2 processes of 16 threads: 32 PostgreSQL connections)."""
     return 16
 
 
@@ -69,6 +69,10 @@ class Command(BaseCommand):
                           f"({workers} 个网站进程 web processes, 各 {opts['threads']} 线程 threads each"
                           f"{'' if job_worker is None else '，后台任务进程 job worker pid ' + str(job_worker.pid)})")
         self.stdout.flush()
+        # 16 threads a process is deliberate (see default_threads); granian's advice against it is noise here
+        from granian.log import logger as granian_logger
+
+        granian_logger.addFilter(lambda record: "seems quite high" not in record.getMessage())
         server = Granian("jianguan.wsgi:application", interface=Interfaces.WSGI, address=opts["host"],
                          port=opts["port"], workers=workers, blocking_threads=opts["threads"],
                          respawn_failed_workers=True, log_level=LogLevels.warning)
