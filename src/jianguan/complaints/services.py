@@ -590,6 +590,9 @@ def _insert_rows(objs: Sequence[models.Model]) -> None:
         return
     model = type(objs[0])
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    if connection.vendor == "postgresql":
+        _insert_rows_pipelined(objs, fields)
+        return
     start = 0
     while start < len(objs):
         size = 1 << min(6, (len(objs) - start).bit_length() - 1)
@@ -605,6 +608,30 @@ def _insert_rows(objs: Sequence[models.Model]) -> None:
         for obj, pk in zip(chunk, ids, strict=True):
             obj.pk = pk
             obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _insert_rows_pipelined(objs: Sequence[models.Model], fields: Sequence[Any]) -> None:
+    """PostgreSQL: the one-row INSERT … RETURNING id through psycopg's `executemany` (pipeline mode: one round trip).
+
+    The statement text stays short, so psycopg converts it once and caches it; a multi-row VALUES statement for
+    a group of more than about eight cases is longer than psycopg's statement cache accepts (4 KiB) and was
+    re-parsed at every group — a third of the web process's CPU at 300 submissions/s.
+    """
+    rows = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+        rows.append([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+    connection.ensure_connection()
+    ids: list[Any] = []
+    with connection.wrap_database_errors, connection.connection.cursor() as cur:  # Django's error classes
+        cur.executemany(_insert_sql(type(objs[0]), fields, 1), rows, returning=True)
+        while True:
+            ids.append(cur.fetchone()[0])
+            if not cur.nextset():
+                break
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
 
 
 def _write_batch(items: Sequence[PreparedIntake]) -> None:
