@@ -64,7 +64,8 @@ def test_an_idempotency_key_reused_for_a_different_body_is_a_conflict(client, ap
     ({"complainant": {"name": "", "phone": "13812345678", "address": "x"}}, "complainant.name", "真实姓名"),
     ({"complainant": {"name": "李", "phone": "12345", "address": "x"}}, "complainant.phone", "电话号码格式不正确"),
     ({"received_at": "2030-01-01T10:00:00+08:00"}, "received_at", "不能晚于当前时间"),
-    ({"respondent": {"name": "x", "address": "y", "uscc": "913710000000000000"}}, "respondent.uscc", "统一社会信用代码"),
+    ({"respondent": {"name": "x", "address": "y", "uscc": "913710000000000000"}}, "respondent.uscc",
+     "统一社会信用代码"),
 ])
 def test_bad_submissions_get_a_structured_422_in_chinese_and_nothing_is_written(client, api_key, change, field,
                                                                                  message):

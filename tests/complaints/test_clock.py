@@ -44,9 +44,12 @@ def test_rule_version_is_chosen_by_the_shanghai_date_of_receipt(rulesets, receiv
 
 # 2026 National Day: 10-01..10-07 off; Sun 09-20 and Sat 10-10 are make-up working days; 中秋 09-25..09-27.
 @pytest.mark.parametrize(("received", "accept_by"), [
-    pytest.param("2026-09-30T10:00:00+08:00", dt.date(2026, 10, 15), id="Wed 09-30 +7wd -> Thu 10-15 over National Day"),
-    pytest.param("2026-10-09T16:30:00+00:00", dt.date(2026, 10, 20), id="UTC Fri 10-09 is Sat 10-10 makeup in Shanghai -> Tue 10-20"),
-    pytest.param("2026-10-09T10:00:00+08:00", dt.date(2026, 10, 19), id="Fri 10-09 +7wd counts makeup Sat 10-10 -> Mon 10-19"),
+    pytest.param("2026-09-30T10:00:00+08:00", dt.date(2026, 10, 15),
+                 id="Wed 09-30 +7wd -> Thu 10-15 over National Day"),
+    pytest.param("2026-10-09T16:30:00+00:00", dt.date(2026, 10, 20),
+                 id="UTC Fri 10-09 is Sat 10-10 makeup in Shanghai -> Tue 10-20"),
+    pytest.param("2026-10-09T10:00:00+08:00", dt.date(2026, 10, 19),
+                 id="Fri 10-09 +7wd counts makeup Sat 10-10 -> Mon 10-19"),
     pytest.param("2026-10-03T09:00:00+08:00", dt.date(2026, 10, 15), id="holiday Sat 10-03 +7wd -> Thu 10-15"),
     pytest.param("2026-06-18T09:00:00+08:00", dt.date(2026, 6, 30), id="Thu 06-18 +7wd skips 端午 06-19 -> Tue 06-30"),
 ])

@@ -16,8 +16,8 @@ from jianguan.complaints.models import Case
 from tests.complaints.conftest import at, create_entity, intake_data
 
 pytestmark = pytest.mark.django_db
-HEADER = ["工单编号", "来电时间", "诉求类型", "来电人", "联系电话", "联系地址", "被反映对象", "对象地址", "统一社会信用代码",
-          "诉求内容", "具体诉求"]
+HEADER = ["工单编号", "来电时间", "诉求类型", "来电人", "联系电话", "联系地址", "被反映对象", "对象地址",
+          "统一社会信用代码", "诉求内容", "具体诉求"]
 
 
 def xlsx(rows):
@@ -33,8 +33,8 @@ def xlsx(rows):
 
 
 def good_row(ref="12345-001", **kw):
-    row = [ref, "2026-09-30 10:00:00", "投诉", "张伟", "13712345678", "文登区龙山路1号", "某药店", "文登区米山路8号", "",
-           "药店销售过期药品", "退款"]
+    row = [ref, "2026-09-30 10:00:00", "投诉", "张伟", "13712345678", "文登区龙山路1号", "某药店", "文登区米山路8号",
+           "", "药店销售过期药品", "退款"]
     for k, v in kw.items():
         row[HEADER.index(k)] = v
     return row
@@ -78,7 +78,8 @@ def test_hot_words_use_the_domain_dictionary():
 
 def test_similar_complaints_against_the_same_respondent_are_clustered(staff, now):
     entity = create_entity()
-    for i, facts in enumerate(["超市销售的牛奶已经过期变质", "超市销售牛奶过期变质了", "超市的牛奶过期变质", "停车场收费太贵"]):
+    facts_list = ["超市销售的牛奶已经过期变质", "超市销售牛奶过期变质了", "超市的牛奶过期变质", "停车场收费太贵"]
+    for i, facts in enumerate(facts_list):
         svc.case_register(intake_data(respondent_uscc=entity.uscc, facts=facts, complainant_phone=f"1381234560{i}",
                                       complainant_name=f"人{i}", complainant_address=f"地址{i}"),
                           actor=staff.clerk, now=now)

@@ -112,7 +112,8 @@ def test_list_export_is_an_excel_file_with_masked_identity(client, staff, case_i
 
 
 def test_portal_submission_gives_a_tracking_number_and_progress_needs_the_phone_digits(client, org):
-    r = client.post("/complaints/", {"kind": "complaint", "complainant_name": "王芳", "complainant_phone": "13912345678",
+    r = client.post("/complaints/", {"kind": "complaint", "complainant_name": "王芳",
+                                     "complainant_phone": "13912345678",
                                      "complainant_address": "文登区米山路2号", "respondent_name": "某健身房",
                                      "respondent_address": "文登区文山路3号", "request": "退还预付卡余额",
                                      "facts": "健身房闭店，预付卡余额无法退还"}, follow=True)

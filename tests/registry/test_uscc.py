@@ -162,7 +162,7 @@ def test_other_valid_inputs(code: str, lookup) -> None:
 def test_normalize_only_strips_and_uppercases_ascii() -> None:
     assert normalize_uscc("  9144030071526726xg\u3000") == "9144030071526726XG"
     # full-width letters are left alone (and then rejected by validate_uscc)
-    assert normalize_uscc("ａ") == "ａ"
+    assert normalize_uscc("ａ") == "ａ"  # noqa: RUF001 -- deliberately full-width input
 
 
 @pytest.mark.parametrize(("authority", "entity_type"), sorted(ENTITY_TYPE_NAMES))
@@ -188,15 +188,15 @@ FAULTS = [
         "91110108551385082", ["length"], ["17 位"], id="length-missing-check-char"
     ),
     pytest.param(
-        replace_at(XIAOMI, 1, "９"),
+        replace_at(XIAOMI, 1, "９"),  # noqa: RUF001 -- deliberately full-width digit
         ["fullwidth"],
-        ["第 1 位", "“９”", "全角"],
+        ["第 1 位", "“９”", "全角"],  # noqa: RUF001 -- expected message quotes the full-width digit
         id="fullwidth-digit",
     ),
     pytest.param(
-        replace_at(XIAOMI, 18, "Ｑ"),
+        replace_at(XIAOMI, 18, "Ｑ"),  # noqa: RUF001 -- deliberately full-width letter
         ["fullwidth"],
-        ["第 18 位", "“Ｑ”", "全角"],
+        ["第 18 位", "“Ｑ”", "全角"],  # noqa: RUF001 -- expected message quotes the full-width letter
         id="fullwidth-letter",
     ),
     pytest.param(
@@ -424,7 +424,7 @@ def test_org_code_check_char_accepts_letters_usc_excludes() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["1234567", "123456789", "1234567a", "1234567-", "１2345678"]
+    "bad", ["1234567", "123456789", "1234567a", "1234567-", "１2345678"]  # noqa: RUF001 -- deliberately full-width digit
 )
 def test_org_code_check_char_rejects_bad_bodies(bad: str) -> None:
     with pytest.raises(ValueError):

@@ -61,7 +61,10 @@ def is_handling_staff(user: User, case: Case) -> bool:
 
 def require_dispatcher(user: User, case: Case) -> None:
     if not is_dispatcher(user, case):
-        raise NotAllowed("只有登记（分派）机构的登记员可以分派；承办单位不具备处理权限的，应退回分派机构，不得自行移送（第四十一条）")
+        raise NotAllowed(
+            "只有登记（分派）机构的登记员可以分派；"
+            "承办单位不具备处理权限的，应退回分派机构，不得自行移送（第四十一条）"
+        )
 
 
 def require_handler(user: User, case: Case) -> None:

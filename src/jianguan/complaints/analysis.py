@@ -18,12 +18,16 @@ from jianguan.complaints.rules import dictionary_path
 from jianguan.core.access import data_scope
 from jianguan.core.models import Division, Unit, User
 
-STOPWORDS = set("""
-    的 了 是 在 我 有 和 就 不 人 都 一 一个 上 也 很 到 说 要 去 你 会 着 没有 看 好 自己 这 他 她 它 们 那 与 及 并 但 对 把
-    被 让 给 从 向 于 等 后 时 已 还 又 再 该 其 此 要求 进行 问题 情况 反映 表示 称 无法 没 多 个 号 年 月 日 元 次 后来 现在
-    目前 因为 所以 如果 然后 之后 时候 这个 那个 什么 怎么 可以 已经 以及 为 中 内 请 请求 希望 市民 来电 消费者 商家 经营者 投诉 举报
-    人员 工作 联系 处理 相关 部门
-""".split())
+_STOPWORD_LINES = (
+    "的 了 是 在 我 有 和 就 不 人 都 一 一个 上 也 很 到 说 要 去 你 会 着 没有 看 好 自己",
+    "这 他 她 它 们 那 与 及 并 但 对 把",
+    "被 让 给 从 向 于 等 后 时 已 还 又 再 该 其 此 要求 进行 问题 情况 反映 表示 称 无法",
+    "没 多 个 号 年 月 日 元 次 后来 现在",
+    "目前 因为 所以 如果 然后 之后 时候 这个 那个 什么 怎么 可以 已经 以及 为 中 内 请 请求",
+    "希望 市民 来电 消费者 商家 经营者 投诉 举报",
+    "人员 工作 联系 处理 相关 部门",
+)
+STOPWORDS = {word for line in _STOPWORD_LINES for word in line.split()}
 
 
 def scope_units_q(user: User) -> Q:
@@ -338,7 +342,8 @@ def volumes(c: dict[str, Any]) -> list[Table]:
     from jianguan.registry.models import Industry
 
     tables = [
-        Table("channel", "按来源渠道", ["渠道", "件数"], [[Case.Channel(r["channel"]).label, r["n"]] for r in c["channel"]]),
+        Table("channel", "按来源渠道", ["渠道", "件数"],
+              [[Case.Channel(r["channel"]).label, r["n"]] for r in c["channel"]]),
         Table("category", "按分类", ["分类", "件数"],
               [[CATEGORY_LABELS.get(r["category"], r["category"]), r["n"]] for r in c["category"]]),
     ]

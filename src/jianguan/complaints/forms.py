@@ -46,9 +46,10 @@ class IntakeForm(forms.Form):
     facts = forms.CharField(label=_("事实与理由"), widget=forms.Textarea(attrs={"rows": 5}), required=False)
     report_facts = forms.CharField(label=_("同时举报的违法线索（第九条，拆分为举报件）"),
                                    widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    answer = forms.CharField(label=_("咨询答复（第四十四条）"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    category = forms.ChoiceField(label=_("分类（空白则采用系统建议）"), choices=[("", "—— 系统建议 ——"), *CATEGORY_CHOICES],
-                                 required=False)
+    answer = forms.CharField(label=_("咨询答复（第四十四条）"), widget=forms.Textarea(attrs={"rows": 2}),
+                             required=False)
+    category = forms.ChoiceField(label=_("分类（空白则采用系统建议）"),
+                                 choices=[("", "—— 系统建议 ——"), *CATEGORY_CHOICES], required=False)
     quantity = forms.IntegerField(label=_("购买数量"), required=False, min_value=0)
     amount_claimed = forms.DecimalField(label=_("涉及金额（元）"), required=False, min_value=0, max_digits=14,
                                         decimal_places=2)
@@ -72,7 +73,8 @@ class IntakeForm(forms.Form):
 class PortalForm(forms.Form):
     """The public complaint form (mobile-first): the received time is now, the channel is the portal."""
 
-    kind = forms.ChoiceField(label=_("我要"), choices=[("complaint", _("投诉（消费纠纷）")), ("report", _("举报（违法线索）"))],
+    kind = forms.ChoiceField(label=_("我要"),
+                             choices=[("complaint", _("投诉（消费纠纷）")), ("report", _("举报（违法线索）"))],
                              initial="complaint")
     complainant_name = forms.CharField(label=_("您的姓名"), max_length=64, required=False)
     complainant_phone = forms.CharField(label=_("手机号码"), max_length=24, required=False)
@@ -87,8 +89,10 @@ class PortalForm(forms.Form):
     def to_data(self, files: list, now: dt.datetime) -> IntakeData:  # type: ignore[type-arg]
         c = self.cleaned_data
         return IntakeData(kind=c["kind"], channel="portal", received_at=now, facts=c["facts"] or "",
-                          complainant_name=c["complainant_name"] or "", complainant_phone=c["complainant_phone"] or "",
-                          complainant_address=c["complainant_address"] or "", respondent_name=c["respondent_name"] or "",
+                          complainant_name=c["complainant_name"] or "",
+                          complainant_phone=c["complainant_phone"] or "",
+                          complainant_address=c["complainant_address"] or "",
+                          respondent_name=c["respondent_name"] or "",
                           respondent_address=c["respondent_address"] or "",
                           respondent_uscc=c["respondent_uscc"] or "", request=c["request"] or "", attachments=files)
 

@@ -44,15 +44,18 @@ SECTION_CATEGORIES: dict[str, tuple[tuple[str, float], ...]] = {
 PLATFORM_CATEGORIES = (("online", 70), ("service", 30))
 
 PRODUCTS = {
-    "food": ["纯牛奶", "面包", "熟食", "火腿肠", "饮料", "月饼", "海参", "大米", "食用油", "外卖套餐", "蛋糕", "速冻水饺"],
-    "product_quality": ["电动自行车", "冰箱", "空调", "洗衣机", "手机", "热水器", "电饭煲", "儿童玩具", "羽绒服", "运动鞋"],
+    "food": ["纯牛奶", "面包", "熟食", "火腿肠", "饮料", "月饼", "海参", "大米", "食用油", "外卖套餐", "蛋糕",
+             "速冻水饺"],
+    "product_quality": ["电动自行车", "冰箱", "空调", "洗衣机", "手机", "热水器", "电饭煲", "儿童玩具", "羽绒服",
+                        "运动鞋"],
     "online": ["手机壳", "连衣裙", "蓝牙耳机", "扫地机器人", "护肤套装", "零食礼包", "运动鞋"],
     "cosmetics": ["面膜", "口红", "精华液", "防晒霜"],
     "drug": ["感冒药", "血压计", "保健品", "医用口罩"],
 }
 PROBLEMS = {
     "food": ["已超过保质期", "开封后发现有异物", "已经发霉变质", "食用后腹泻", "包装上没有生产日期"],
-    "product_quality": ["使用不到一个月就出现故障", "外壳开裂", "无法正常开机", "多次维修仍有质量问题", "与宣传的功能不符"],
+    "product_quality": ["使用不到一个月就出现故障", "外壳开裂", "无法正常开机", "多次维修仍有质量问题",
+                        "与宣传的功能不符"],
     "online": ["商家迟迟不发货", "收到的商品与描述不符", "申请七日无理由退货被拒绝", "商家拒绝退款", "收到假货"],
     "cosmetics": ["使用后皮肤过敏", "疑似假冒产品", "没有中文标签"],
     "drug": ["药品已过期", "宣传能治病", "无处方销售处方药"],
@@ -71,7 +74,8 @@ REPORT_TEMPLATES = [
 CONSULT_TEMPLATES = ["咨询个体工商户如何办理营业执照", "咨询食品经营许可证办理需要哪些材料", "咨询企业年报如何填报",
                      "咨询商标注册流程", "咨询如何查询企业信用信息", "咨询预付卡退费的相关规定"]
 STREET_WORDS = ["幸福小区", "阳光花园", "锦绣家园", "和平里", "书香苑", "金色家园", "滨海花园", "新村"]
-GIVEN = ["建国", "丽华", "志强", "秀英", "海波", "晓燕", "明", "静", "伟", "婷婷", "军", "芳", "磊", "洋", "勇", "娜", "敏", "杰", "涛", "艳", "强", "霞", "平", "刚", "桂英", "玉兰", "浩", "宇", "欣", "鑫"]
+GIVEN = ["建国", "丽华", "志强", "秀英", "海波", "晓燕", "明", "静", "伟", "婷婷", "军", "芳", "磊", "洋", "勇", "娜",
+         "敏", "杰", "涛", "艳", "强", "霞", "平", "刚", "桂英", "玉兰", "浩", "宇", "欣", "鑫"]
 
 
 def _facts(category: str, shop: str, rng: np.random.Generator, received: dt.date) -> tuple[str, str]:
@@ -85,7 +89,8 @@ def _facts(category: str, shop: str, rng: np.random.Generator, received: dt.date
         request = ["要求退货退款", f"要求退款{amount}元", "要求更换商品", "要求按规定赔偿"][int(rng.integers(4))]
     elif category == "prepaid":
         card = PREPAID[int(rng.integers(len(PREPAID)))]
-        facts = f"去年在{shop}办理{card}，充值{amount * 10}元，现在商家闭店（经营者跑路），余额无法使用，要求退费被拒绝。"
+        facts = (f"去年在{shop}办理{card}，充值{amount * 10}元，"
+                 "现在商家闭店（经营者跑路），余额无法使用，要求退费被拒绝。")
         request = "要求退还预付卡余额"
     elif category == "price":
         facts = f"{when}在{shop}消费，结账时价格高于标价，多收{amount // 10 + 5}元，商家未明码标价。"
@@ -94,7 +99,8 @@ def _facts(category: str, shop: str, rng: np.random.Generator, received: dt.date
         facts = f"{when}在{shop}购买水果，回家称重发现缺斤短两，怀疑电子秤有问题。"
         request = "要求退还差价并核查计量器具"
     elif category == "contract":
-        facts = f"与{shop}签订合同时被要求接受“最终解释权归商家所有”等格式条款，现要求解除合同退还定金{amount}元被拒绝。"
+        facts = (f"与{shop}签订合同时被要求接受“最终解释权归商家所有”等格式条款，"
+                 f"现要求解除合同退还定金{amount}元被拒绝。")
         request = "要求退还定金"
     elif category == "advertising":
         facts = f"{shop}广告宣传与实际不符，存在虚假宣传，购买后发现效果与宣传差距很大。"
@@ -199,8 +205,10 @@ def _unit_ids() -> dict[str, int]:
     return dict(Unit.objects.values_list("code", "id"))
 
 
-def _division_frame(ents: pl.DataFrame, division: str, rng: np.random.Generator, clk: _Clock, ctx: Any,
-                    units: dict[str, int], *, first_index: int) -> tuple[pl.DataFrame, list[tuple[int, int, str]]] | None:
+def _division_frame(
+    ents: pl.DataFrame, division: str, rng: np.random.Generator, clk: _Clock, ctx: Any,
+    units: dict[str, int], *, first_index: int,
+) -> tuple[pl.DataFrame, list[tuple[int, int, str]]] | None:
     from jianguan.complaints.services import _station_towns
 
     start, end = ctx.year_start, ctx.year_end
@@ -382,7 +390,8 @@ def _handle(kind: str, received: dt.date, rule: clock.RuleSet, clk: _Clock, rng:
         codes = [g.code for g in rule.rejection_grounds]
         ground = codes[2] if professional else codes[int(rng.choice(len(codes), p=_reject_p(len(codes))))]
         g = rule.rejection_ground(ground)
-        out.update(decision_ground=ground, decision_text=f"依据{g.article}，决定不予受理。{rule.remedies_text}" if g else "")
+        out.update(decision_ground=ground,
+                   decision_text=f"依据{g.article}，决定不予受理。{rule.remedies_text}" if g else "")
         close(decided, "rejected", out["accept_due"])
         return out
     out["accepted_on"] = decided

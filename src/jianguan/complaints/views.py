@@ -44,8 +44,9 @@ def xlsx_response(data: bytes, filename: str) -> HttpResponse:
 
 
 LIST_EXPORT = [("登记编号", "tracking_number"), ("类型", "kind_label"), ("渠道", "channel_label"),
-               ("收到时间", "received_at"), ("被投诉（举报）人", "respondent_name"), ("投诉（举报）人", "complainant_name"),
-               ("电话", "complainant_phone"), ("分类", "category_label"), ("承办单位", "unit__name"),
+               ("收到时间", "received_at"), ("被投诉（举报）人", "respondent_name"),
+               ("投诉（举报）人", "complainant_name"), ("电话", "complainant_phone"), ("分类", "category_label"),
+               ("承办单位", "unit__name"),
                ("状态", "status_label"), ("结果", "result_label"), ("当前期限", "next_due")]
 
 
@@ -89,7 +90,8 @@ def case_create(request: HttpRequest) -> HttpResponse:
                     form.add_error(None, msg)
         else:
             numbers = "、".join(c.tracking_number for c in cases)
-            messages.success(request, f"已登记：{numbers}" + ("（第九条：已拆分为投诉件和举报件）" if len(cases) > 1 else ""))
+            split_note = "（第九条：已拆分为投诉件和举报件）" if len(cases) > 1 else ""
+            messages.success(request, f"已登记：{numbers}" + split_note)
             return redirect(cases[0].get_absolute_url())
     suggestion = None
     if request.method == "POST" and (request.POST.get("facts") or request.POST.get("request")):

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
@@ -115,7 +116,7 @@ def get_in_scope_or_404(queryset: QuerySet[M], q: Q, **lookup: object) -> M:
     """Fetch one record the user may see; outside the scope it is simply not found."""
     try:
         return queryset.filter(q).get(**lookup)
-    except queryset.model.DoesNotExist:
+    except ObjectDoesNotExist:  # the base of queryset.model.DoesNotExist, which is all .get() raises for "not found"
         raise Http404 from None
 
 

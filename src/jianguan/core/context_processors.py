@@ -15,10 +15,11 @@ def backoffice(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     sections = []
-    configs = sorted((c for c in apps.get_app_configs() if getattr(c, "menu", None)),
-                     key=lambda c: getattr(c, "menu_order", 100))
-    for cfg in configs:
-        entries = visible_menu(user, cfg.menu)
+    # `menu` / `menu_order` are optional attributes that our own AppConfig subclasses declare
+    menus = [(c, getattr(c, "menu", None)) for c in apps.get_app_configs()]
+    configs = sorted(((c, menu) for c, menu in menus if menu), key=lambda cm: getattr(cm[0], "menu_order", 100))
+    for cfg, menu in configs:
+        entries = visible_menu(user, menu)
         if entries:
             sections.append({"title": cfg.verbose_name, "entries": entries})
     scope = data_scope(user)

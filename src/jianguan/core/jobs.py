@@ -114,7 +114,7 @@ def worker_id() -> str:
 def job_reap_stale(now: Any = None) -> int:
     """Mark failed the running jobs whose worker stopped sending heartbeats (server restart, crash)."""
     now = now or timezone.now()
-    limit = now - timezone.timedelta(seconds=settings.JIANGUAN_JOB_STALE_SECONDS)
+    limit = now - dt.timedelta(seconds=settings.JIANGUAN_JOB_STALE_SECONDS)
     stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=limit)
     return stale.update(status=Job.Status.FAILED, finished_at=now,
                         error="执行任务的进程已停止（服务重启或崩溃），任务已中断，请重新提交。"

@@ -101,8 +101,8 @@ def org_bootstrap(province_code: str, *, partner_counties: Iterable[str] = (), a
                          Unit.Kind.STATION, county, county_bureau, samr)
         for code in partner_counties:
             county = Division.objects.get(code=code)
-            district = county.name.endswith("区") and county.parent is not None
-            prefix = f"{county.parent.name}{county.name}" if district else county.name
+            parent = county.parent
+            prefix = f"{parent.name}{county.name}" if county.name.endswith("区") and parent is not None else county.name
             for dept in Department.objects.filter(is_market_regulation=False):
                 suffix = suffixes.get(dept.code, "局")
                 unit(f"{county.code}-{dept.code}", f"{prefix}{dept.name}{suffix}", Unit.Kind.PARTNER, county, None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -46,8 +46,9 @@ class EntitySearchForm(forms.Form):
     def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["label"].choices = [("", _("全部标签")),
-                                        *Label.objects.order_by("category", "code").values_list("code", "name")]
+        label_field = cast(forms.ChoiceField, self.fields["label"])  # declared as a ChoiceField above
+        label_field.choices = [("", _("全部标签")),
+                               *Label.objects.order_by("category", "code").values_list("code", "name")]
         self.fields["label"].error_messages["invalid_choice"] = _("标签不存在：%(value)s")
 
     def division_choices(self) -> list[tuple[str, str]]:

@@ -234,10 +234,11 @@ def compute_period(rule: PeriodRule, start: dt.date, calendar: Calendar, *, warn
     total = rule.days + ext + excluded
     due = _advance(rule.unit, start, total, calendar)
     warn_n = max(1, math.ceil(total * warn_ratio)) if total else 0
-    if rule.unit == WORKING:
-        warn_on = calendar.add_working_days(start, warn_n)
-    else:
-        warn_on = start + dt.timedelta(days=warn_n)  # a warning needs no roll-forward
+    warn_on = (
+        calendar.add_working_days(start, warn_n)
+        if rule.unit == WORKING
+        else start + dt.timedelta(days=warn_n)  # a warning needs no roll-forward
+    )
     warn_on = min(warn_on, due)
     return Period(key=rule.key, label=rule.label, start=start, days=rule.days, unit=rule.unit, due=due,
                   warn_on=warn_on, source=rule.source, paused_days=excluded, extension_days=ext, paused=open_pause,

@@ -81,7 +81,7 @@ Known but deliberately *not* accepted: some sites list 54 村民委员会 /
 a few list "99". No primary source for those could be found, so they are
 reported as ``entity_type`` problems; extend :data:`ENTITY_TYPE_NAMES` once a
 source is in hand.
-"""
+"""  # noqa: RUF002 -- the docstring deliberately shows full-width examples (U+FF01–U+FF5E)
 
 from __future__ import annotations
 
@@ -277,7 +277,7 @@ def org_code_check_char(body8: str) -> str:
         raise ValueError(
             f"organisation-code body must be 8 digits/upper-case letters: {body8!r}"
         )
-    total = sum(_ORG_BODY_CHARS.index(c) * w for c, w in zip(body8, _ORG_WEIGHTS))
+    total = sum(_ORG_BODY_CHARS.index(c) * w for c, w in zip(body8, _ORG_WEIGHTS, strict=True))
     c9 = 11 - total % 11
     if c9 == 10:
         return "X"

@@ -56,7 +56,10 @@ class Command(BaseCommand):
         try:
             received = dt.datetime.fromisoformat(opts["received_at"])
         except ValueError as exc:
-            raise CommandError(f"收到时间格式不正确：{opts['received_at']}（应为 ISO 8601，如 2026-09-30T10:00:00+08:00）") from exc
+            raise CommandError(
+                f"收到时间格式不正确：{opts['received_at']}"
+                "（应为 ISO 8601，如 2026-09-30T10:00:00+08:00）"
+            ) from exc
         if received.tzinfo is None:
             raise CommandError("收到时间须带时区，如 2026-09-30T10:00:00+08:00")
         try:

@@ -34,7 +34,7 @@ class Command(BaseCommand):
             Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         ctx = DemoContext(seed=opts["seed"], small=opts["small"], out=self.stdout)
-        steps = []
+        steps: list[str] = []  # dotted paths of the apps' demo step functions
         for cfg in sorted(apps.get_app_configs(), key=lambda c: getattr(c, "menu_order", 100)):
             steps.extend(getattr(cfg, "demo_steps", ()))
         for path in steps:

@@ -36,8 +36,8 @@ class Command(BaseCommand):
             self._schedule(opts.get("now"))
             return
         if opts["action"] == "list":
-            for job in Job.objects.all()[: opts["limit"]]:
-                self.stdout.write(_line(job))
+            for listed in Job.objects.all()[: opts["limit"]]:
+                self.stdout.write(_line(listed))
             return
         job = Job.objects.filter(pk=opts["job_id"]).first()
         if job is None:
