@@ -9,7 +9,9 @@ from typing import Any
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -18,7 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from jianguan.core.jobs import job_submit
-from jianguan.core.models import Job
+from jianguan.core.models import Job, User
 from jianguan.core.selectors import job_list_for
 from jianguan.core.views import timeline_context
 from jianguan.registry.export_jobs import SYNC_EXPORT_LIMIT, entities_write_xlsx, export_path
@@ -39,13 +41,22 @@ from jianguan.registry.selectors import (
 )
 
 
+def _signed_in_user(request: HttpRequest) -> User:
+    """The user of a request behind `login_required` (never anonymous there; refused if it ever were)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
 @login_required
 def entity_list(request: HttpRequest) -> HttpResponse:
-    form = EntitySearchForm(request.GET or None, user=request.user)
+    user = _signed_in_user(request)
+    form = EntitySearchForm(request.GET or None, user=user)
     valid = form.is_valid() if request.GET else True
     filters = form.filters()
     if valid:
-        page = entity_search_page(request.user, filters, request.GET.get("page"))
+        page = entity_search_page(user, filters, request.GET.get("page"))
     else:  # a wrong filter shows its error, not an unfiltered list
         page = CappedPage(items=[], number=1, per_page=PER_PAGE, count=0, cap=COUNT_CAP)
     return render(request, "registry/entity_list.html", {
@@ -56,16 +67,17 @@ def entity_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def entity_export(request: HttpRequest) -> HttpResponse:
+def entity_export(request: HttpRequest) -> HttpResponseBase:
     """The current search as .xlsx: streamed when small, a background job when over SYNC_EXPORT_LIMIT rows."""
-    form = EntitySearchForm(request.GET or None, user=request.user)
+    user = _signed_in_user(request)
+    form = EntitySearchForm(request.GET or None, user=user)
     if request.GET and not form.is_valid():
         messages.error(request, _("查询条件有误，请修改后再导出。"))
         return redirect(f"{_list_url()}?{request.GET.urlencode()}")
     filters = form.filters()
-    qs = entity_search(request.user, filters)
+    qs = entity_search(user, filters)
     if capped_count(qs, SYNC_EXPORT_LIMIT) > SYNC_EXPORT_LIMIT:
-        job = job_submit("registry.export", _("导出市场主体名录"), {"filters": filters.as_params()}, user=request.user)
+        job = job_submit("registry.export", _("导出市场主体名录"), {"filters": filters.as_params()}, user=user)
         messages.info(request, _("导出数据超过 %(n)s 行，已转为后台任务，完成后可在此下载。")
                       % {"n": f"{SYNC_EXPORT_LIMIT:,}"})
         return redirect("core:job_detail", pk=job.pk)
@@ -82,9 +94,9 @@ def entity_export(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def export_download(request: HttpRequest, job_id: int) -> HttpResponse:
+def export_download(request: HttpRequest, job_id: int) -> HttpResponseBase:
     """The file of a finished background export, for whoever may see the job."""
-    job = get_object_or_404(job_list_for(request.user), pk=job_id, kind="registry.export",
+    job = get_object_or_404(job_list_for(_signed_in_user(request)), pk=job_id, kind="registry.export",
                             status=Job.Status.SUCCEEDED)
     path = export_path(job.pk)
     if not path.exists():
@@ -116,7 +128,7 @@ def extra_entity_tabs(request: HttpRequest, entity: Entity) -> list[dict[str, An
 
 @login_required
 def entity_detail_view(request: HttpRequest, uscc: str) -> HttpResponse:
-    entity = entity_detail(request.user, uscc)
+    entity = entity_detail(_signed_in_user(request), uscc)
     base_tabs = [("basic", _("基本信息")), ("premises", _("经营场所")), ("licences", _("许可证")),
                  ("labels", _("标签")), ("reports", _("年度报告")), ("history", _("操作记录"))]
     extra = extra_entity_tabs(request, entity)
