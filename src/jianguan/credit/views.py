@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib import messages
@@ -64,6 +65,20 @@ def _entity_in_scope(user: Any, uscc: str) -> Entity | None:
 
 def _not_found(uscc: str) -> str:
     return _("未找到统一社会信用代码为 %(uscc)s 的市场主体，或该主体不在您的管辖范围内。") % {"uscc": uscc}
+
+
+def _act(request: HttpRequest, form: Any, action: Callable[[], Any], *, done: str | Callable[[Any], str],
+         to: str, **to_kwargs: Any) -> HttpResponse | None:
+    """Run one credit service for a valid form. A `CreditError` goes onto the form as its message (the service is
+    one transaction, so nothing was written) and None is returned; otherwise `done` is flashed and the user is sent
+    on to `to`."""
+    try:
+        result = action()
+    except services.CreditError as exc:
+        form.add_error(None, str(exc))
+        return None
+    messages.success(request, done(result) if callable(done) else done)
+    return redirect(to, **to_kwargs)
 
 
 # --- classification ---------------------------------------------------------------------------------------------
@@ -144,14 +159,11 @@ def abnormal_enter(request: HttpRequest) -> HttpResponse:
         if entity is None:
             form.add_error("uscc", _not_found(d["uscc"]))
         else:
-            try:
-                services.abnormal_listing_enter(entity, ground=d["ground"], decision_number=d["decision_number"],
-                                                entered_on=d["entered_on"], reason=d["reason"], actor=_user(request))
-            except services.CreditError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, _("已列入经营异常名录。"))
-                return redirect("credit:abnormal_list")
+            response = _act(request, form, lambda: services.abnormal_listing_enter(
+                entity, ground=d["ground"], decision_number=d["decision_number"], entered_on=d["entered_on"],
+                reason=d["reason"], actor=_user(request)), done=_("已列入经营异常名录。"), to="credit:abnormal_list")
+            if response:
+                return response
     return render(request, "credit/form.html", {"form": form, "title": _("列入经营异常名录"),
                                                 "back": reverse("credit:abnormal_list")})
 
@@ -163,14 +175,12 @@ def abnormal_remove(request: HttpRequest, pk: int) -> HttpResponse:
     form = AbnormalRemoveForm(request.POST or None, initial={"removed_on": _today()})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
-            services.abnormal_listing_remove(listing, removed_on=d["removed_on"], reason=d["removal_reason"],
-                                             decision_number=d["removal_decision_number"], actor=_user(request))
-        except services.CreditError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, _("已移出经营异常名录。"))
-            return redirect("credit:abnormal_list")
+        response = _act(request, form, lambda: services.abnormal_listing_remove(
+            listing, removed_on=d["removed_on"], reason=d["removal_reason"],
+            decision_number=d["removal_decision_number"], actor=_user(request)),
+            done=_("已移出经营异常名录。"), to="credit:abnormal_list")
+        if response:
+            return response
     return render(request, "credit/form.html", {
         "form": form, "title": _("移出经营异常名录"), "back": reverse("credit:abnormal_list"),
         "subject": f"{listing.entity.name}（{listing.entity.uscc}） · {listing.get_ground_display()} · "
@@ -198,15 +208,13 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         _require(access.can_approve_batches(_user(request)))
         if form.is_valid():
             d = form.cleaned_data
-            try:
-                n = services.abnormal_batch_decide(batch, approve=d["decision"] == "approve",
-                                                   decision_number=d["decision_number"], decided_on=d["decided_on"],
-                                                   reason=d["reason"], actor=_user(request))
-            except services.CreditError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, _("审批完成，列入经营异常名录 %(n)d 户。") % {"n": n})
-                return redirect("credit:batch_detail", pk=batch.pk)
+            response = _act(request, form, lambda: services.abnormal_batch_decide(
+                batch, approve=d["decision"] == "approve", decision_number=d["decision_number"],
+                decided_on=d["decided_on"], reason=d["reason"], actor=_user(request)),
+                done=lambda n: _("审批完成，列入经营异常名录 %(n)d 户。") % {"n": n},
+                to="credit:batch_detail", pk=batch.pk)
+            if response:
+                return response
     page = Paginator(batch.candidates.select_related("entity", "listing").order_by("entity__uscc"), 100) \
         .get_page(request.GET.get("page"))
     return render(request, "credit/batch_detail.html", {"batch": batch, "page": page, "form": form,
@@ -252,15 +260,12 @@ def serious_enter(request: HttpRequest) -> HttpResponse:
             elif d["abnormal_decision_number"].strip() and abnormal is None:
                 form.add_error("abnormal_decision_number", _("该主体没有这一文号的经营异常名录记录。"))
             else:
-                try:
-                    services.serious_listing_enter(entity, decision_number=d["decision_number"],
-                                                   entered_on=d["entered_on"], reason=d["reason"],
-                                                   actor=_user(request), penalty=penalty, abnormal_listing=abnormal)
-                except services.CreditError as exc:
-                    form.add_error(None, str(exc))
-                else:
-                    messages.success(request, _("已列入严重违法失信名单。"))
-                    return redirect("credit:serious_list")
+                response = _act(request, form, lambda: services.serious_listing_enter(
+                    entity, decision_number=d["decision_number"], entered_on=d["entered_on"], reason=d["reason"],
+                    actor=_user(request), penalty=penalty, abnormal_listing=abnormal),
+                    done=_("已列入严重违法失信名单。"), to="credit:serious_list")
+                if response:
+                    return response
     return render(request, "credit/form.html", {"form": form, "title": _("列入严重违法失信名单"),
                                                 "back": reverse("credit:serious_list")})
 
@@ -272,14 +277,11 @@ def serious_remove(request: HttpRequest, pk: int) -> HttpResponse:
     form = SeriousRemoveForm(request.POST or None, initial={"removed_on": _today()})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
-            services.serious_listing_remove(listing, removed_on=d["removed_on"], reason=d["reason"],
-                                            actor=_user(request))
-        except services.CreditError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, _("已移出严重违法失信名单。"))
-            return redirect("credit:serious_list")
+        response = _act(request, form, lambda: services.serious_listing_remove(
+            listing, removed_on=d["removed_on"], reason=d["reason"], actor=_user(request)),
+            done=_("已移出严重违法失信名单。"), to="credit:serious_list")
+        if response:
+            return response
     return render(request, "credit/form.html", {
         "form": form, "title": _("提前移出严重违法失信名单"), "back": reverse("credit:serious_list"),
         "subject": f"{listing.entity.name}（{listing.entity.uscc}） · {listing.decision_number} · "
@@ -347,14 +349,11 @@ def repair_detail(request: HttpRequest, pk: int) -> HttpResponse:
         _require(access.can_decide_repairs(_user(request)))
         if form.is_valid():
             d = form.cleaned_data
-            try:
-                services.credit_repair_decide(repair, approve=d["decision"] == "approve", reason=d["reason"],
-                                              decided_on=d["decided_on"], actor=_user(request))
-            except services.CreditError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, _("已作出决定。"))
-                return redirect("credit:repair_detail", pk=repair.pk)
+            response = _act(request, form, lambda: services.credit_repair_decide(
+                repair, approve=d["decision"] == "approve", reason=d["reason"], decided_on=d["decided_on"],
+                actor=_user(request)), done=_("已作出决定。"), to="credit:repair_detail", pk=repair.pk)
+            if response:
+                return response
     return render(request, "credit/repair_detail.html", {
         "repair": repair, "form": form, "deadline": selectors.repair_deadline(repair, _today()),
         "can_decide": access.can_decide_repairs(_user(request)) and repair.status == CreditRepair.Status.PENDING})
