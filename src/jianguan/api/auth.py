@@ -97,4 +97,5 @@ class UnitApiKey(APIKeyHeader):
         return api_key.acting_user
 
 
-API_AUTH = [UnitApiKey(), SessionAuth()]
+API_KEY_AUTH = UnitApiKey()
+API_AUTH = [API_KEY_AUTH, SessionAuth()]

@@ -21,6 +21,7 @@ except ImportError:  # django-ninja < 1.6 answers with a (status, body) tuple
 from jianguan.complaints import access, services
 from jianguan.complaints.domain.text import mask_name, mask_phone
 from jianguan.complaints.models import Case, IdempotencyKey
+from jianguan.core.db import execute, fast_cursor
 
 PREFIX = "complaints"
 router = Router(tags=["complaints"])
@@ -149,6 +150,15 @@ def complaint_create(request: HttpRequest, payload: SubmissionIn) -> Any:
 
     Send an `Idempotency-Key` header to make retries safe: a repeated key returns the first answer.
     """
+    return Status(*register(request, payload))
+
+
+def register(request: HttpRequest, payload: SubmissionIn) -> tuple[int, dict[str, Any]]:
+    """The work of `POST /api/v1/complaints` for an authenticated request: (HTTP status, body).
+
+    Shared by the view above and by the lean WSGI route for API-key clients (`jianguan.api.fast`), so both answer
+    the same way.
+    """
     idem = (request.headers.get("Idempotency-Key") or "").strip()[:128]
     owner = _owner(request)
     fingerprint = _fingerprint(payload)
@@ -178,14 +188,17 @@ def complaint_create(request: HttpRequest, payload: SubmissionIn) -> Any:
         services.case_register(data, actor=request.user, also=remember, group_commit=True)  # type: ignore[arg-type]
     except services.IntakeError as exc:
         details = [{"field": FIELD_NAMES.get(k, k), "msg": v} for k, v in exc.errors.items()]
-        return Status(422, {"code": "invalid_submission",
-                            "message": "提交内容不完整或有误：" + "；".join(exc.errors.values()), "details": details})
+        return 422, {"code": "invalid_submission",
+                     "message": "提交内容不完整或有误：" + "；".join(exc.errors.values()), "details": details}
     except IntegrityError:
         found = _first_answer(owner, idem) if idem else None
         if found is None:
             raise
         return _replay(found, fingerprint)
-    return Status(201, result["body"])
+    return 201, result["body"]
+
+
+_FIRST_ANSWER_SQL: dict[str, str] = {}
 
 
 def _first_answer(owner: str, key: str) -> dict[str, Any] | None:
@@ -194,24 +207,27 @@ def _first_answer(owner: str, key: str) -> dict[str, Any] | None:
     Asked before every keyed submission, so the statement is written once here rather than compiled by the ORM
     each time (the unique constraint on (owner, key) is its index).
     """
-    def col(name: str) -> str:
-        return services.quoted_column(IdempotencyKey, name)
+    sql = _FIRST_ANSWER_SQL.get(connection.vendor)
+    if sql is None:
+        def col(name: str) -> str:
+            return services.quoted_column(IdempotencyKey, name)
 
-    sql = (f"SELECT {col('response')} FROM {services.quoted_table(IdempotencyKey)} "  # noqa: S608 — model names
-           f"WHERE {col('owner')} = %s AND {col('key')} = %s")
-    with connection.cursor() as cur:
-        cur.execute(sql, [owner, key])
+        sql = _FIRST_ANSWER_SQL[connection.vendor] = (
+            f"SELECT {col('response')} FROM {services.quoted_table(IdempotencyKey)} "  # noqa: S608 — model names
+            f"WHERE {col('owner')} = %s AND {col('key')} = %s")
+    with fast_cursor() as cur:
+        execute(cur, sql, [owner, key])
         row = cur.fetchone()
     if row is None:
         return None
     return json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
 
 
-def _replay(response: dict[str, Any], fingerprint: str) -> Any:
+def _replay(response: dict[str, Any], fingerprint: str) -> tuple[int, dict[str, Any]]:
     if response.get("fingerprint") != fingerprint:
-        return Status(409, {"code": "idempotency_key_reused", "message": "该 Idempotency-Key 已用于内容不同的请求",
-                            "details": []})
-    return Status(200, response["body"])
+        return 409, {"code": "idempotency_key_reused", "message": "该 Idempotency-Key 已用于内容不同的请求",
+                     "details": []}
+    return 200, response["body"]
 
 
 @router.get("/{tracking_number}", response={200: CaseOut, 404: ErrorOut}, summary="查询一件 (one case)",

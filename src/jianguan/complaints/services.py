@@ -36,6 +36,7 @@ from jianguan.complaints.models import Attachment, Case, Extension, Flag, Mediat
 from jianguan.complaints.rules import flag_rules, get_ruleset, get_rulesets, intake_rules
 from jianguan.core.audit import AuditEvent, audit_record, audit_record_many, event_for, snapshot
 from jianguan.core.calendar_service import get_calendar
+from jianguan.core.db import execute, fast_cursor, insert_rows
 from jianguan.core.domain.calendar import CalendarYearMissing
 from jianguan.core.models import Department, Division, Unit, User
 from jianguan.registry.domain.uscc import normalize_uscc, validate_uscc
@@ -184,13 +185,20 @@ def quoted_column(model: type[models.Model], name: str | None = None) -> str:
     return connection.ops.quote_name(column)
 
 
+_ENTITY_SQL: dict[tuple[str, str], str] = {}
+
+
 def _entities_where(field_name: str, value: str, limit: int) -> list[Entity]:
     """Entities whose `field_name` (uscc or name, both indexed) equals `value`, at most `limit`, by id."""
-    columns = ", ".join(quoted_column(Entity, f) for f in _ENTITY_FIELDS)
-    sql = (f"SELECT {columns} FROM {quoted_table(Entity)} "  # noqa: S608 — identifiers from the model, values bound
-           f"WHERE {quoted_column(Entity, field_name)} = %s ORDER BY {quoted_column(Entity)} LIMIT %s")
-    with connection.cursor() as cur:
-        cur.execute(sql, [value, limit])
+    key = (field_name, connection.vendor)
+    sql = _ENTITY_SQL.get(key)
+    if sql is None:
+        columns = ", ".join(quoted_column(Entity, f) for f in _ENTITY_FIELDS)
+        sql = _ENTITY_SQL[key] = (
+            f"SELECT {columns} FROM {quoted_table(Entity)} "  # noqa: S608 — identifiers from the model, values bound
+            f"WHERE {quoted_column(Entity, field_name)} = %s ORDER BY {quoted_column(Entity)} LIMIT %s")
+    with fast_cursor() as cur:
+        execute(cur, sql, [value, limit])
         rows = cur.fetchall()
     out = []
     for row in rows:
@@ -579,19 +587,20 @@ def _insert_sql(model: type[models.Model], fields: Sequence[Any], rows: int) -> 
 
 
 def _insert_rows(objs: Sequence[models.Model]) -> None:
-    """INSERT … VALUES (…), (…) RETURNING id for new rows of one model; sets their ids.
+    """INSERT … RETURNING id for new rows of one model; sets their ids.
 
     What `bulk_create` does for these plain models (no signals either), without compiling the statement through
     the ORM at every intake transaction — that compilation cost more CPU than the database spent on the insert.
-    Rows go in chunks of 64, 32, …, 1 so that only a few distinct statements exist: psycopg caches the parsing
-    of a statement's text, and re-parsing a new one for every group size cost as much as the rest.
+    PostgreSQL: one prepared `INSERT … SELECT FROM unnest(…)` with server-side binding (`core.db.insert_rows`;
+    the client-side binding Django uses quoted every value in Python, and psycopg's pipeline mode busy-waited on
+    the socket). SQLite: rows go in chunks of 64, 32, …, 1 so that only a few distinct statements exist.
     """
     if not objs:
         return
     model = type(objs[0])
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     if connection.vendor == "postgresql":
-        _insert_rows_pipelined(objs, fields)
+        insert_rows(objs)  # one prepared statement whatever the number of rows
         return
     start = 0
     while start < len(objs):
@@ -608,30 +617,6 @@ def _insert_rows(objs: Sequence[models.Model]) -> None:
         for obj, pk in zip(chunk, ids, strict=True):
             obj.pk = pk
             obj._state.adding, obj._state.db = False, connection.alias
-
-
-def _insert_rows_pipelined(objs: Sequence[models.Model], fields: Sequence[Any]) -> None:
-    """PostgreSQL: the one-row INSERT … RETURNING id through psycopg's `executemany` (pipeline mode: one round trip).
-
-    The statement text stays short, so psycopg converts it once and caches it; a multi-row VALUES statement for
-    a group of more than about eight cases is longer than psycopg's statement cache accepts (4 KiB) and was
-    re-parsed at every group — a third of the web process's CPU at 300 submissions/s.
-    """
-    rows = []
-    for obj in objs:
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-        rows.append([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
-    connection.ensure_connection()
-    ids: list[Any] = []
-    with connection.wrap_database_errors, connection.connection.cursor() as cur:  # Django's error classes
-        cur.executemany(_insert_sql(type(objs[0]), fields, 1), rows, returning=True)
-        while True:
-            ids.append(cur.fetchone()[0])
-            if not cur.nextset():
-                break
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
 
 
 def _write_batch(items: Sequence[PreparedIntake]) -> None:

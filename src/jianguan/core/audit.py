@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from jianguan.core.db import execute, fast_cursor
 from jianguan.core.domain.audit_chain import (
     GENESIS_HASH,
     VerifyResult,
@@ -102,8 +103,7 @@ def audit_record_many(events: list[AuditEvent]) -> int:
     hash_of = entry_hash
     as_json = canonical_json
     with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-        seq, prev = head.seq, head.hash if head.seq else GENESIS_HASH
+        seq, prev = _lock_head()
         rows = []
         for ev in events:
             seq += 1
@@ -126,9 +126,33 @@ def audit_record_many(events: list[AuditEvent]) -> int:
             prev = hash_of(key, payload)
             rows.append((seq, stamp[1], *payload[2:], prev))
         _insert_entries(connection, rows)
-        head.seq, head.hash = seq, prev
-        head.save(update_fields=["seq", "hash"])
+        with fast_cursor() as cur:
+            execute(cur, _HEAD_UPDATE, [seq, prev])
     return len(rows)
+
+
+_HEAD = AuditChainHead._meta.db_table
+_HEAD_READ = f"SELECT seq, hash FROM {_HEAD} WHERE id = 1"  # noqa: S608 — model name
+_HEAD_UPDATE = f"UPDATE {_HEAD} SET seq = %s, hash = %s WHERE id = 1"  # noqa: S608 — model name
+
+
+def _lock_head() -> tuple[int, str]:
+    """Lock the chain head until the transaction ends and return (last seq, last hash); creates it if missing.
+
+    Written as two prepared statements rather than through the ORM: every intake transaction runs them, and the
+    ORM's compilation cost more than the database's work.
+    """
+    from django.db import connection
+
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite locks the whole file
+    with fast_cursor() as cur:
+        execute(cur, _HEAD_READ + lock, [])
+        row = cur.fetchone()
+    if row is None:
+        AuditChainHead.objects.get_or_create(id=1)  # the first entry ever: the row appears, then is locked
+        return _lock_head()
+    seq, last = row
+    return seq, (last if seq else GENESIS_HASH)
 
 
 def _insert_entries(connection: Any, rows: list[tuple[Any, ...]]) -> None:
