@@ -82,8 +82,8 @@ def payload(i: int) -> bytes:
         "facts": "购买的牛奶已过期，要求退款。", "request": "退款"}, ensure_ascii=False).encode()
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children, alive ones only."""
+def process_tree_cpu(pid: int, part: str = "both") -> float:
+    """CPU seconds (user + system, or `part` = "system" only) of a process and its children, alive ones only."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
@@ -93,7 +93,7 @@ def process_tree_cpu(pid: int) -> float:
     for proc in procs:
         try:
             t = proc.cpu_times()
-            total += t.user + t.system
+            total += t.system if part == "system" else t.user + t.system
         except psutil.Error:
             pass
     return total
@@ -244,7 +244,7 @@ def main() -> None:
                                "--workers", str(args.workers), "--threads", str(args.server_threads)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     client = Client(port, key, args.rate, args.seconds, args.connections)
-    server_cpu = pg_cpu = 0.0
+    server_cpu = server_sys = pg_cpu = 0.0
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -258,6 +258,7 @@ def main() -> None:
         else:
             raise SystemExit("server did not start: " + server.stderr.read().decode()[-2000:])
         server_cpu0, pg = process_tree_cpu(server.pid), PostgresCpu(dbname)
+        server_sys0 = process_tree_cpu(server.pid, "system")
         own0 = resource.getrusage(resource.RUSAGE_SELF)
         killed_cpu = [0.0]
 
@@ -274,6 +275,7 @@ def main() -> None:
         own1 = resource.getrusage(resource.RUSAGE_SELF)
         client_cpu = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime - pg.own_cpu
         server_cpu = (killed_cpu[0] or process_tree_cpu(server.pid)) - server_cpu0
+        server_sys = process_tree_cpu(server.pid, "system") - server_sys0 if not killed_cpu[0] else float("nan")
         pg_cpu = pg.seconds()
     finally:
         if server.poll() is None:
@@ -301,7 +303,8 @@ def main() -> None:
           f"p50_ms={q(lat, 0.50):.0f} p99_ms={q(lat, 0.99):.0f} max_ms={(max(lat) * 1000 if lat else 0):.0f} "
           f"mean_ms={(statistics.mean(lat) * 1000 if lat else 0):.0f} p99_sent_ms={q(client.service, 0.99):.0f} "
           f"http_errors={client.failures['http']} conn_errors={client.failures['conn']} "
-          f"client_cpu_s={client_cpu:.1f} server_cpu_s={server_cpu:.1f} postgres_cpu_s={pg_cpu:.1f} "
+          f"client_cpu_s={client_cpu:.1f} server_cpu_s={server_cpu:.1f} server_system_cpu_s={server_sys:.1f} "
+          f"postgres_cpu_s={pg_cpu:.1f} "
           f"server_cpu_ms_per_ack={(server_cpu / len(acked) * 1000 if acked else 0):.2f} "
           f"postgres_cpu_ms_per_ack={(pg_cpu / len(acked) * 1000 if acked else 0):.2f} "
           f"client_cpu_ms_per_ack={(client_cpu / len(acked) * 1000 if acked else 0):.2f} "
