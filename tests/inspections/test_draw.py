@@ -88,6 +88,21 @@ def test_draw_all_is_sorted_by_stratum_and_each_stratum_is_drawn_on_its_own():
     assert [r.take for r in results] == [10, 3]
 
 
+def test_an_entity_in_several_strata_has_the_same_ticket_in_each_and_each_stratum_draws_as_if_alone():
+    # strata of one plan share entities (an entity is a candidate of every item whose rule it matches)
+    shared = make_candidates(40)
+    strata = {"a": (shared[:30], Decimal("0.1")), "b": (shared[10:], Decimal("0.2")),
+              "c": (shared[::3] + make_candidates(5, "371082"), Decimal("0.3"))}
+    results = draw_all(SEED, strata, alternates=None)
+    for result in results:
+        alone = draw_stratum(SEED, result.stratum, strata[result.stratum][0], strata[result.stratum][1],
+                             alternates=None)
+        assert result == alone
+        assert all(t == ticket(SEED, u) for u, t in (*result.selected, *result.alternates))
+    with pytest.raises(DrawInputError, match="分层 b 中统一社会信用代码 91371081MA00000012 重复"):
+        draw_all(SEED, {"a": (shared, Decimal("0.1")), "b": ([*shared[10:], shared[12]], Decimal("0.1"))})
+
+
 # --- take = ceil(ratio x n), exactly -----------------------------------------------------------------------
 
 
