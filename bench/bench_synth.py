@@ -4,7 +4,8 @@ Times, through the real command line:
   * county (文登区, 70,000 entities) to Parquet — median of --runs runs;
   * city (济南市, 1.3 million) to Parquet — median of --runs runs;
   * city loaded into PostgreSQL (database ``jianguan_bench_synth``, created and migrated here) — once per run,
-    with the wall time, the CPU time of the loader (client) and of its PostgreSQL backend (server, when local);
+    with the wall time, the CPU time of the loader (client) and of its PostgreSQL backend (server, when local;
+    the parallel workers of the index builds are not counted), and the load average before and after;
   * with --province: province (山东省, 15 million) to Parquet, once, if `df` shows enough free space.
 
 Prints lines ``name key=value``. Usage:
@@ -86,6 +87,7 @@ def bench_pg_load(runs: int, pg: str, env: dict[str, str], workers: int = 2) -> 
     db_env = {**env, "DATABASE_URL": f"{pg.rstrip('/')}/{BENCH_DB}"}
     run(["migrate", "-v0"], db_env)
     walls, gens, clients, servers = [], [], [], []
+    load_before = os.getloadavg()[0]
     for i in range(runs):
         args = ["synth", "--scale", "city", "--seed", str(2026 + i), "--load", "--registry-only",
                 "--workers", str(workers)]
@@ -102,7 +104,8 @@ def bench_pg_load(runs: int, pg: str, env: dict[str, str], workers: int = 2) -> 
     print(f"synth_city_load_postgresql entities=1300000 runs={runs} wall_median_s={statistics.median(walls):.1f} "
           f"generate_and_copy_median_s={statistics.median(gens):.1f} first_s={walls[0]:.1f} "
           f"client_cpu_median_s={statistics.median(clients):.1f} server_cpu_median_s={statistics.median(servers):.1f} "
-          f"workers={workers} db_mb={int(size) / 1e6:.0f}", flush=True)
+          f"workers={workers} db_mb={int(size) / 1e6:.0f} loadavg_before={load_before:.1f} "
+          f"loadavg_after={os.getloadavg()[0]:.1f}", flush=True)
 
 
 def main() -> None:

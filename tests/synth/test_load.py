@@ -115,21 +115,93 @@ def test_command_loads_and_reports_the_divisions():
                      stdout=io.StringIO())
 
 
-@pytest.mark.django_db
-def test_a_big_load_on_postgresql_rebuilds_every_index_it_dropped(monkeypatch):
+def _postgresql_only():
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: SQLite loads keep their indexes")
+    return connection
+
+
+def _schema(connection):
+    """Every index and constraint of the registry tables, as PostgreSQL prints their definitions."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename LIKE 'registry_%%' ORDER BY 1")
+        indexes = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid::regclass::text LIKE 'registry_%%' ORDER BY 1, 2")
+        return indexes, cur.fetchall()
+
+
+def _all_visible(connection, table):
+    """(pages, pages marked all-visible) of `table`, as the last ANALYZE counted them."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = %s::regclass", [table])
+        return cur.fetchone()
+
+
+@pytest.mark.django_db
+def test_a_big_load_on_postgresql_rebuilds_every_index_and_key_it_dropped(monkeypatch):
+    connection = _postgresql_only()
     from jianguan.synth import load
 
-    def indexes():
-        with connection.cursor() as cur:
-            cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename LIKE 'registry_%%' ORDER BY 1")
-            return [r[0] for r in cur.fetchall()]
-
-    before = indexes()
+    before = _schema(connection)
     monkeypatch.setattr(load, "BULK_INDEX_THRESHOLD", 100)
     _load(300)
-    assert indexes() == before
+    assert _schema(connection) == before
     assert Entity.objects.filter(name__startswith="文登区").exists()
+
+
+@pytest.mark.django_db
+def test_a_first_big_load_on_postgresql_writes_frozen_rows_on_all_visible_pages(monkeypatch):
+    connection = _postgresql_only()
+    from jianguan.synth import load
+
+    monkeypatch.setattr(load, "BULK_INDEX_THRESHOLD", 100)
+    _load(3000)
+    pages, visible = _all_visible(connection, "registry_entity")
+    assert pages > 0 and visible == pages
+
+
+@pytest.mark.django_db
+def test_a_big_load_beside_other_divisions_keeps_them(monkeypatch):
+    connection = _postgresql_only()
+    from jianguan.synth import load
+
+    call_command("synth", "--divisions", "371082", "--entities", "40", "--load", "--registry-only",
+                 stdout=io.StringIO())
+    kept = set(Entity.objects.values_list("uscc", flat=True))
+    monkeypatch.setattr(load, "BULK_INDEX_THRESHOLD", 100)
+    _load(3000)
+    assert set(Entity.objects.filter(division_id="371082").values_list("uscc", flat=True)) == kept
+    assert Entity.objects.filter(division_id="371003").count() == 3000
+    pages, visible = _all_visible(connection, "registry_entity")
+    assert visible < pages  # not truncated, so not frozen: VACUUM marks the pages after commit
+
+
+@pytest.mark.django_db
+def test_a_big_load_that_fails_at_the_end_leaves_the_registry_and_its_schema_as_they_were(monkeypatch):
+    """The unique keys are dropped during a big load; a duplicate USCC is caught when they are rebuilt, and the
+    whole load — the truncation of the empty tables, the rows, the dropped indexes — is rolled back."""
+    connection = _postgresql_only()
+    import polars as pl
+    from django.db import IntegrityError
+
+    from jianguan.synth import load
+
+    before = _schema(connection)
+    write = load.DatabaseSink.write
+
+    def write_with_a_duplicate_uscc(self, chunk):
+        uscc = chunk.entities["uscc"]
+        chunk.entities = chunk.entities.with_columns(
+            uscc=pl.when(pl.int_range(pl.len()) == 1).then(pl.lit(uscc[0])).otherwise(pl.col("uscc")))
+        write(self, chunk)
+
+    monkeypatch.setattr(load, "BULK_INDEX_THRESHOLD", 100)
+    monkeypatch.setattr(load.DatabaseSink, "write", write_with_a_duplicate_uscc)
+    with pytest.raises(IntegrityError, match="registry_entity_uscc_key"):
+        _load(300)
+    assert not Entity.objects.exists() and not AnnualReport.objects.exists()
+    assert _schema(connection) == before
+    assert not AuditEntry.objects.filter(action="synth_load").exists()

@@ -3,6 +3,20 @@
 PostgreSQL gets ``COPY … FROM STDIN (FORMAT csv)`` fed by Polars' CSV writer; SQLite gets ``executemany`` in one
 large transaction with ``PRAGMA synchronous=OFF``. Ids are assigned by the generator (after the current maximum),
 so nothing is read back. The whole load is recorded as ONE audit entry (action ``synth_load``).
+
+The load is one transaction: if anything fails (a duplicate USCC, a missing division, a foreign-key check, the
+process killed), the registry is as it was before. A big load on PostgreSQL (``BULK_INDEX_THRESHOLD``) does the
+server's work in bulk inside that transaction, because one backend does all of it and it is what limits a
+province load (15 million entities):
+
+* every index that no foreign key needs — secondary indexes, and primary keys and unique constraints that no
+  foreign key points at — is dropped and built again at the end: one sort per index (btree builds use parallel
+  workers, i.e. the second core) instead of millions of insertions during COPY;
+* foreign-key triggers are off for the transaction (``session_replication_role = replica``) and the same
+  constraints are checked set-wise before commit;
+* when the registry tables (and every table that references them) are empty — the first load of a new
+  database — they are truncated in the transaction and loaded with ``COPY … FREEZE``: rows are written frozen
+  and their pages marked all-visible, so the VACUUM after the load is not needed (ANALYZE is).
 """
 
 from __future__ import annotations
@@ -28,8 +42,15 @@ from jianguan.core.models import Division
 from jianguan.registry.models import AnnualReport, Entity, EntityLabel, Industry, Label, Licence, Premises
 from jianguan.synth.registry import TABLES, RegistryChunk, SynthError
 
-# Loads of at least this many entities drop and rebuild the secondary indexes on PostgreSQL.
+# Loads of at least this many entities drop and rebuild indexes on PostgreSQL (see the module docstring).
 BULK_INDEX_THRESHOLD = 100_000
+# maintenance_work_mem for the index builds of a bulk load. btree: room to sort the big keys (USCC, names) in
+# memory at province scale; the parallel workers share it (at city scale 256MB and 1GB cost the same). GIN: the
+# build accumulates keys in a red-black tree and flushes it to the index when this much memory is used; a small
+# tree is quicker to search than flushing is to repeat (trigram index, backend CPU-s: 1.3 M names 13.1-15.9 at
+# 64MB, 19.4-19.6 at 256MB, 20.1 at 2GB; 15.6 M names 200 at 64MB, 210 at 1GB).
+BTREE_BUILD_MEMORY = "1GB"
+GIN_BUILD_MEMORY = "64MB"
 
 MODELS: dict[str, type[models.Model]] = {
     "entities": Entity, "premises": Premises, "licences": Licence, "entity_labels": EntityLabel,
@@ -154,7 +175,8 @@ class DatabaseSink:
                  actor: Any = None, expected: int = 0):
         self.divisions = list(divisions)
         self.expected = expected
-        self._dropped_indexes: list[str] = []
+        self._dropped_indexes: list[str] = []  # CREATE INDEX statements of the secondary indexes dropped
+        self._dropped_constraints: list[str] = []  # ALTER TABLE … ADD CONSTRAINT of the keys dropped
         self.timings: dict[str, float] = {}
         self.index_timings: dict[str, float] = {}  # seconds to rebuild each dropped index (big loads)
         self.replace = replace
@@ -167,6 +189,7 @@ class DatabaseSink:
         self._atomic: Any = None
         self._fast_sync = False
         self._triggers_off = False
+        self._frozen = False  # tables truncated in the transaction, COPY … FREEZE
         self._label_ids: dict[str, int] = {}
         self._now = timezone.now().replace(microsecond=0)
 
@@ -197,6 +220,8 @@ class DatabaseSink:
         try:
             if self.replace:
                 self.deleted = registry_delete(self.divisions)
+            if self.vendor == "postgresql" and self.expected >= BULK_INDEX_THRESHOLD:
+                self._frozen = self._truncate_if_empty()
             self.first_ids = {t: _max_id(m) for t, m in MODELS.items()}
             if self.vendor == "postgresql":
                 self._triggers_off = self._skip_row_checks()
@@ -218,29 +243,83 @@ class DatabaseSink:
             return False
         return True
 
-    def _drop_indexes(self) -> None:
-        """For a big load, drop the secondary (non-constraint) indexes and build them again at the end: one sort
-        per index instead of millions of insertions. Primary keys and unique constraints stay. All inside the
-        load's transaction, so a failure restores them."""
+    def _truncate_if_empty(self) -> bool:
+        """When the registry tables and every table that references them (transitively) are empty, truncate them
+        in this transaction so that COPY may write frozen rows (``FREEZE``; PostgreSQL allows it only into a
+        table created or truncated in the current transaction). Truncating empty tables loses nothing; the
+        tables are locked before they are checked, so nothing can be added in between, and stay locked until the
+        load commits (a first load of a new database, so nobody is kept waiting). Where the role may not lock or
+        truncate them, the load goes on without FREEZE. Returns whether it truncated."""
+        try:
+            with transaction.atomic():
+                return self._truncate_empty_tables()
+        except DatabaseError:
+            return False
+
+    def _truncate_empty_tables(self) -> bool:
         with connection.cursor() as cur:
-            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute(
+                "WITH RECURSIVE t(oid) AS (SELECT unnest(%s::regclass[])::oid UNION "
+                "SELECT c.conrelid FROM pg_constraint c JOIN t ON c.confrelid = t.oid WHERE c.contype = 'f') "
+                "SELECT oid::regclass::text FROM t ORDER BY 1",
+                [[m._meta.db_table for m in MODELS.values()]])
+            tables = [r[0] for r in cur.fetchall()]
+            if any(self._has_rows(cur, t) for t in tables):  # cheap check before taking the locks
+                return False
+            cur.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+            if any(self._has_rows(cur, t) for t in tables):
+                return False
+            cur.execute(f"TRUNCATE {', '.join(tables)}")
+        return True
+
+    @staticmethod
+    def _has_rows(cur: Any, table: str) -> bool:
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")  # noqa: S608 (regclass text from the catalogue)
+        return bool(cur.fetchone()[0])
+
+    def _drop_indexes(self) -> None:
+        """For a big load, drop every index that no foreign key needs and build it again at the end: one sort per
+        index instead of millions of insertions during COPY. That is the secondary indexes, and the primary
+        keys and unique constraints no foreign key points at (the entities' primary key stays: other tables
+        reference it). All inside the load's transaction, so a failure restores them; a duplicate USCC or
+        licence number makes the rebuilt unique constraint fail, and the load with it."""
+        with connection.cursor() as cur:
             for model in MODELS.values():
+                table = model._meta.db_table
+                cur.execute(
+                    "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+                    "WHERE c.conrelid = %s::regclass AND c.contype IN ('p', 'u') AND NOT EXISTS "
+                    "(SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid) "
+                    "ORDER BY c.contype, c.conname", [table])
+                quoted = connection.ops.quote_name(table)
+                for name, definition in cur.fetchall():
+                    name = connection.ops.quote_name(name)
+                    self._dropped_constraints.append(f"ALTER TABLE {quoted} ADD CONSTRAINT {name} {definition}")
+                    cur.execute(f"ALTER TABLE {quoted} DROP CONSTRAINT {name}")
                 cur.execute(
                     "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
                     "AND i.tablename = %s AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
                     "WHERE c.conrelid = %s::regclass AND c.conname = i.indexname) ORDER BY i.indexname",
-                    [model._meta.db_table, model._meta.db_table])
+                    [table, table])
                 for name, definition in cur.fetchall():
                     self._dropped_indexes.append(definition)
                     cur.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
 
     def _rebuild_indexes(self) -> None:
+        """Keys first (a duplicate fails the load before the long builds), then the secondary indexes; each with
+        the memory that suits its kind (see ``BTREE_BUILD_MEMORY``)."""
         with connection.cursor() as cur:
-            for definition in self._dropped_indexes:
+            for definition in [*self._dropped_constraints, *self._dropped_indexes]:
+                memory = GIN_BUILD_MEMORY if " USING gin " in definition else BTREE_BUILD_MEMORY
+                cur.execute(f"SET LOCAL maintenance_work_mem = '{memory}'")
                 started = time.monotonic()
                 cur.execute(definition)
-                name = definition.split(" ON ", 1)[0].rsplit(" ", 1)[-1]
+                if definition.startswith("ALTER TABLE"):
+                    name = definition.split(" ADD CONSTRAINT ", 1)[1].split(" ", 1)[0].strip('"')
+                else:
+                    name = definition.split(" ON ", 1)[0].rsplit(" ", 1)[-1]
                 self.index_timings[name] = round(time.monotonic() - started, 1)
+        self._dropped_constraints = []
         self._dropped_indexes = []
 
     def _verify(self) -> None:
@@ -308,7 +387,8 @@ class DatabaseSink:
             buf = io.BytesIO()
             frame.write_csv(buf, include_header=False, quote_style="non_numeric", null_value="")
             with connection.cursor() as cur:
-                sql = f"COPY {_table(model)} ({quoted}) FROM STDIN WITH (FORMAT csv)"
+                freeze = ", FREEZE" if self._frozen else ""
+                sql = f"COPY {_table(model)} ({quoted}) FROM STDIN WITH (FORMAT csv{freeze})"
                 with cur.cursor.copy(sql) as copy:
                     view = buf.getbuffer()
                     step = 8 << 20
@@ -343,15 +423,22 @@ class DatabaseSink:
                 with connection.cursor() as cur:
                     cur.execute("PRAGMA synchronous=NORMAL")
 
+    def _phase(self, name: str, started: float, cpu0: float | None) -> None:
+        """Record a phase's wall seconds and, when known, its server CPU seconds (``server_cpu_<name>_s``)."""
+        self.timings[f"{name}_s"] = round(time.monotonic() - started, 1)
+        cpu = backend_cpu_s()
+        if cpu is not None and cpu0 is not None:
+            self.timings[f"server_cpu_{name}_s"] = round(cpu - cpu0, 1)
+
     def _finish(self) -> None:
-        if self._dropped_indexes:
-            started = time.monotonic()
+        if self._dropped_indexes or self._dropped_constraints:
+            started, cpu0 = time.monotonic(), backend_cpu_s()
             self._rebuild_indexes()
-            self.timings["rebuild_indexes_s"] = round(time.monotonic() - started, 1)
+            self._phase("rebuild_indexes", started, cpu0)
         if self._triggers_off:
-            started = time.monotonic()
+            started, cpu0 = time.monotonic(), backend_cpu_s()
             self._verify()
-            self.timings["verify_foreign_keys_s"] = round(time.monotonic() - started, 1)
+            self._phase("verify_foreign_keys", started, cpu0)
         if self.vendor == "postgresql":
             with connection.cursor() as cur:
                 for model in MODELS.values():
@@ -370,15 +457,15 @@ class DatabaseSink:
     def analyze(self) -> None:
         """After a load (PostgreSQL, outside the transaction): refresh the planner's statistics and, when not
         inside a transaction, VACUUM too — it marks the new pages all-visible, which lets searches answer from
-        the covering indexes (index-only scans) at once instead of after autovacuum's next visit."""
+        the covering indexes (index-only scans) at once instead of after autovacuum's next visit. Rows copied
+        with FREEZE are on all-visible pages already, so ANALYZE is enough."""
         if self.vendor == "postgresql":
-            started = time.monotonic()
-            command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+            started, cpu0 = time.monotonic(), backend_cpu_s()
+            command = "ANALYZE" if connection.in_atomic_block or self._frozen else "VACUUM (ANALYZE)"
             with connection.cursor() as cur:
                 for model in MODELS.values():
                     cur.execute(f"{command} {_table(model)}")
-            self.timings["vacuum_analyze_s" if command != "ANALYZE" else "analyze_s"] = \
-                round(time.monotonic() - started, 1)
+            self._phase("analyze" if command == "ANALYZE" else "vacuum_analyze", started, cpu0)
             cpu = backend_cpu_s()
             if cpu is not None:
                 self.timings["server_cpu_s"] = round(cpu - self._server_cpu0, 1)
