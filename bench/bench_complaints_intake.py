@@ -140,6 +140,7 @@ class Client:
         self.acked: list[str] = []
         self.latency: list[float] = []  # from the moment the request was due
         self.service: list[float] = []  # from the moment it was sent
+        self.due: list[float] = []  # when each acknowledged request was due, relative to t0 (for --timeline)
         self.failures = {"http": 0, "conn": 0}
         self.not_sent = 0
 
@@ -194,6 +195,7 @@ class Client:
             if status == 201:
                 self.acked.append(json.loads(data)["tracking_number"])
                 self.latency.append(done - due)
+                self.due.append(due - self.t0)
                 self.service.append(done - sent)
             else:
                 self.failures["http"] += 1
@@ -233,6 +235,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="web processes of `jianguan serve`")
     p.add_argument("--server-threads", type=int, default=16, help="threads per web process")
     p.add_argument("--kill-after", type=float, default=0)
+    p.add_argument("--timeline", action="store_true", help="print acknowledgements and p99 per second of due time")
     p.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/complaints_bench")
     args = p.parse_args()
     env = {**os.environ, "DATABASE_URL": args.db, "DJANGO_SETTINGS_MODULE": "jianguan.settings",
@@ -309,6 +312,13 @@ def main() -> None:
           f"postgres_cpu_ms_per_ack={(pg_cpu / len(acked) * 1000 if acked else 0):.2f} "
           f"client_cpu_ms_per_ack={(client_cpu / len(acked) * 1000 if acked else 0):.2f} "
           f"present_after={present} lost={len(acked) - present}")
+    if args.timeline:
+        by_second: dict[int, list[float]] = {}
+        for due, latency in zip(client.due, lat, strict=True):
+            by_second.setdefault(int(due), []).append(latency)
+        for second, values in sorted(by_second.items()):
+            print(f"complaints_intake_second t={second} acknowledged={len(values)} p50_ms={q(values, 0.5):.0f} "
+                  f"p99_ms={q(values, 0.99):.0f}")
     sys.exit(0 if present == len(acked) else 1)
 
 

@@ -9,19 +9,24 @@ peak memory ≤ 8 GB.
 
 Data: minimal registry rows written in bulk (entities over 10 counties of 济南, annual reports for 2024-2025 with
 ~8 % missing and ~5 % late, valid licences for ~12 %, 1 % of entities with penalties over 3 years, 3 % on the
-abnormal list, 0.1 % on the serious list). Each classification run is timed (read / compute / write from the
-pipeline's own timings, and wall clock); the median of --runs is printed. The plain SQL query computes the same
-credit-owned factors, score and class for every entity in one statement and returns the count per class.
+abnormal list, 0.1 % on the serious list). With --previous-month the month before is classified first (untimed),
+so the association feature (same legal representative as a C/D entity of last month) has work to do, as in a real
+month. Each classification run is timed (read / compute / write from the pipeline's own timings, and wall clock;
+on a local PostgreSQL also the server's CPU, see ServerCpu); the median of --runs is printed. The plain SQL query
+computes the same credit-owned factors, score and class for every entity in one statement and returns the count
+per class.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import resource
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +38,80 @@ AS_OF = dt.date(2026, 10, 31)
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class ServerCpu:
+    """CPU seconds of the local PostgreSQL processes serving one database: its backends and their parallel workers.
+
+    Sampled from /proc every 0.1 s while running (a process's last < 0.1 s before it exits is missed), because the
+    reads open short-lived ADBC connections whose CPU no statistic of the server keeps. Reads None when the server's
+    processes are not visible (another host or container).
+    """
+
+    INTERVAL_S = 0.1
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.seen: dict[int, float] = {}
+        self.backends: set[int] = set()
+        self.roles: dict[int, str] = {}
+        self.visible = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="server-cpu", daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def _sample(self) -> None:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            role = self.roles.get(pid)
+            try:
+                if role is None:  # a process's title names its database (or its leader) for its whole life
+                    with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                        title = fh.read().replace(b"\\0", b" ").decode(errors="replace")
+                    role = self.roles[pid] = self._role(title)
+                if role == "other" or (role != "backend" and int(role) not in self.backends):
+                    continue
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+            if role == "backend":
+                self.backends.add(pid)
+            self.seen[pid] = (int(fields[11]) + int(fields[12])) / self._tick
+
+    def _role(self, title: str) -> str:
+        """"backend" (of our database), the leader's pid (a parallel worker) or "other"."""
+        if not title.startswith("postgres:"):
+            return "other"
+        self.visible = True
+        if f" {self.database} " in title:
+            return "backend"
+        if "parallel worker for PID " in title:
+            return title.rsplit("PID ", 1)[1].split()[0]
+        return "other"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL_S):
+            self._sample()
+
+    def __enter__(self) -> ServerCpu:
+        self._sample()
+        self.start = dict(self.seen)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float | None:
+        if not self.visible:
+            return None
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in list(self.seen.items()))
 
 
 def generate(n: int) -> dict[str, float]:
@@ -194,6 +273,9 @@ def main() -> None:
     parser.add_argument("--drop-name-search-indexes", action="store_true",
                         help="PostgreSQL: drop the registry's GIN name-search indexes in the bench database before "
                              "loading (they make bulk loading ~10x slower and play no part in classification)")
+    parser.add_argument("--previous-month", action="store_true",
+                        help="classify the month before first (not timed, skipped when it has results): the timed "
+                             "runs then count associations with last month's C/D entities, as a real month does")
     args = parser.parse_args()
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
@@ -212,6 +294,7 @@ def main() -> None:
     from django.db import connection
 
     from jianguan.credit.classification import classification_run
+    from jianguan.credit.domain.months import previous_month
     from jianguan.credit.models import RiskResult
 
     call_command("migrate", verbosity=0)
@@ -231,6 +314,10 @@ def main() -> None:
         info = generate(args.entities)
         print(f"{label} step=generate " + " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                                                    for k, v in info.items()), flush=True)
+    if args.previous_month and not RiskResult.objects.filter(month=previous_month(MONTH)).exists():
+        t0 = time.perf_counter()
+        prev = classification_run(previous_month(MONTH), today=TODAY)
+        print(f"{label} step=previous-month wall_s={time.perf_counter() - t0:.1f} counts={prev.counts}", flush=True)
     walls, reads, computes, writes, cpus = [], [], [], [], []
     for i in range(args.runs):
         if args.clear_month:
@@ -238,9 +325,21 @@ def main() -> None:
                 cursor.execute("DELETE FROM credit_riskresult WHERE month = %s", [MONTH])
                 if vendor == "postgresql":
                     cursor.execute("VACUUM credit_riskresult")
+        server = ServerCpu(connection.settings_dict["NAME"]) if vendor == "postgresql" else None
+        marks: dict[str, float | None] = {}
+
+        def progress(step: str, done: int, total: int | None, server: ServerCpu | None = server,
+                     marks: dict[str, float | None] = marks) -> None:
+            if step == "计算分值与分类" and server is not None:  # the read phase has ended
+                marks["read"] = server.seconds
+
         t0, c0 = time.perf_counter(), time.process_time()
-        outcome = classification_run(MONTH, today=TODAY)
+        with server or contextlib.nullcontext():
+            outcome = classification_run(MONTH, today=TODAY, progress=progress)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        server_s = server.seconds if server is not None else None
+        server_text = "n/a" if server_s is None or marks.get("read") is None \
+            else f"{server_s:.1f} (read {marks['read']:.1f})"
         walls.append(wall)
         reads.append(outcome.timings["read"])
         computes.append(outcome.timings["compute"])
@@ -250,17 +349,23 @@ def main() -> None:
         print(f"{label} run={i + 1} wall_s={wall:.1f} process_cpu_s={cpu:.1f} read_s={tm['read']:.1f} "
               f"compute_s={tm['compute']:.1f} write_s={tm['write']:.1f} read_cpu_s={tm['read_cpu']:.1f} "
               f"score_write_cpu_s={tm['score_write_cpu']:.1f} summary_cpu_s={tm['summary_cpu']:.1f} "
-              f"counts={outcome.counts} peak_rss_mb={peak_rss_mb():.0f}", flush=True)
+              f"server_cpu_s={server_text} counts={outcome.counts} peak_rss_mb={peak_rss_mb():.0f} "
+              f"load={os.getloadavg()[0]:.1f}", flush=True)
+    if not walls:  # --runs 0: generate (or migrate) only
+        return
     sql = plain_sql(vendor)
-    sql_times, sql_cpus = [], []
+    sql_times, sql_cpus, sql_server_cpus = [], [], []
     for _ in range(args.runs):
         # Process CPU includes the engine only on SQLite (in-process); PostgreSQL's is in the server process.
+        server = ServerCpu(connection.settings_dict["NAME"]) if vendor == "postgresql" else None
         t0, c0 = time.perf_counter(), time.process_time()
-        with connection.cursor() as cursor:
+        with server or contextlib.nullcontext(), connection.cursor() as cursor:
             cursor.execute(sql)
             sql_counts = dict(cursor.fetchall())
         sql_times.append(time.perf_counter() - t0)
         sql_cpus.append(time.process_time() - c0)
+        if server is not None and server.seconds is not None:
+            sql_server_cpus.append(server.seconds)
     pipeline = statistics.median(r + c for r, c in zip(reads, computes, strict=True))
     sql_s = statistics.median(sql_times)
     print(f"{label} median_wall_s={statistics.median(walls):.1f} median_process_cpu_s={statistics.median(cpus):.1f} "
@@ -268,7 +373,8 @@ def main() -> None:
           f"median_compute_s={statistics.median(computes):.1f} median_write_s={statistics.median(writes):.1f} "
           f"peak_rss_mb={peak_rss_mb():.0f} results={RiskResult.objects.filter(month=MONTH).count()}")
     pipeline_cpu = statistics.median(cpus)
-    print(f"{label} plain_sql_median_cpu_s={statistics.median(sql_cpus):.1f} "
+    sql_server = f"{statistics.median(sql_server_cpus):.1f}" if sql_server_cpus else "n/a"
+    print(f"{label} plain_sql_median_cpu_s={statistics.median(sql_cpus):.1f} plain_sql_server_cpu_s={sql_server} "
           f"pipeline_median_cpu_s={pipeline_cpu:.1f} (read + score + write + summary: scoring overlaps the write)")
     print(f"{label} plain_sql_median_s={sql_s:.1f} pipeline_read_compute_median_s={pipeline:.1f} "
           f"ratio={pipeline / sql_s:.2f} sql_counts={sql_counts}")

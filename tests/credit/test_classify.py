@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import polars as pl
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jianguan.credit.classification import ClassificationError, classification_run
+from jianguan.credit.domain.scoring import score_profiles
 from jianguan.credit.models import ClassificationRun, RiskResult
 from tests.credit.factories import create_abnormal, create_penalty, create_serious
 from tests.registry.factories import add_label, create_annual_report, create_entity
@@ -218,13 +220,46 @@ def test_a_failure_while_scoring_leaves_the_months_previous_results_untouched(po
     before = sorted(RiskResult.objects.filter(month=OCT).values_list("entity_id", "risk_class", "score"))
     monkeypatch.setattr(apps.get_app_config("credit"), "credit_features",
                         "tests.credit.test_classify.broken_features")
-    with pytest.raises(Exception) as failure:  # whatever Polars raises, in the scoring thread
+    with pytest.raises(Exception) as failure:  # whatever Polars raises, while scoring (before anything is deleted)
         classification_run(OCT, today=TODAY)
     assert any(frame.name == "score_frame" for frame in failure.traceback)
     after = sorted(RiskResult.objects.filter(month=OCT).values_list("entity_id", "risk_class", "score"))
     assert after == before and len(after) == 5
     assert list(ClassificationRun.objects.filter(month=OCT).order_by("id").values_list("status", flat=True)) == [
         "succeeded", "failed"]
+
+
+def test_a_failure_in_the_scoring_thread_while_writing_rolls_the_month_back(population, monkeypatch):
+    """The entities take their scores in the background thread while the month's old rows are already deleted."""
+    from jianguan.credit import classification
+
+    classification_run(OCT, today=TODAY)
+    before = sorted(RiskResult.objects.filter(month=OCT).values_list("entity_id", "risk_class", "score"))
+
+    def mistyped_profiles(feats, model):  # a key column of the wrong type: the join in the thread raises
+        keys, profiles = score_profiles(feats, model)
+        return keys, profiles.with_columns(pl.col(keys[0]).cast(pl.String))
+
+    monkeypatch.setattr(classification, "score_profiles", mistyped_profiles)
+    with pytest.raises(pl.exceptions.PolarsError) as failure:
+        classification_run(OCT, today=TODAY)
+    assert any(frame.name == "scored_chunks" for frame in failure.traceback)
+    after = sorted(RiskResult.objects.filter(month=OCT).values_list("entity_id", "risk_class", "score"))
+    assert after == before and len(after) == 5
+    assert ClassificationRun.objects.filter(month=OCT).order_by("-id").first().status == "failed"
+
+
+def test_the_base_read_in_several_id_ranges_gives_the_same_rows_as_in_one(population, monkeypatch):
+    from jianguan.credit import features
+
+    as_of = dt.date(2026, 10, 31)
+    whole = features.read_base(as_of)
+    monkeypatch.setattr(features, "BASE_CHUNK_IDS", 2)
+    assert len(features._id_ranges(1)) >= 3
+    assert features.read_base(as_of).equals(whole)
+    assert whole.height == 5 and whole["entity_id"].is_sorted()
+    late = whole.filter(pl.col("entity_id") == population["clean"].pk)
+    assert late.select("annual_report_missing_2y", "annual_report_late_2y").row(0) == (0, 1)
 
 
 def test_prefetched_items_arrive_in_order_and_a_source_error_reaches_the_consumer():

@@ -77,3 +77,22 @@ def test_scores_do_not_depend_on_the_order_of_rows():
 @pytest.mark.parametrize(("value", "expected"), [(0, "B"), (14.99, "B"), (15, "C"), (35, "D")])
 def test_class_boundaries_are_half_open(value, expected):
     assert MODEL.classify(value) == expected
+
+
+def test_scoring_each_distinct_profile_once_gives_every_row_the_same_output_as_scoring_it_alone():
+    from jianguan.credit.domain.scoring import score_profiles
+
+    frame = pl.DataFrame({
+        "entity_id": [5, 3, 9, 1, 7, 2],
+        "established_3y_plus": [1, 1, 0, 1, 0, 1],
+        "on_abnormal_list": [0, 0, 1, 0, 1, 0],
+        "penalties_heavy_3y@0": [0, 0, 0, 0, 1, 0],
+        "penalties_heavy_3y@1": [0, 2, 0, 0, 0, 2],
+        "annual_report_missing_2y": [1, 0, 0, 1, 0, 0],
+    })
+    keys, profiles = score_profiles(frame, MODEL)
+    assert set(keys) == set(frame.columns) - {"entity_id"}
+    assert profiles.height == 4  # six entities, four distinct combinations of values
+    joined = frame.join(profiles, on=keys, how="left", maintain_order="left").select(
+        "entity_id", "risk_class", "score", "contributions", "facts", "hard_rule")
+    assert joined.to_dicts() == score_frame(frame, MODEL).to_dicts()
