@@ -28,6 +28,9 @@ class ComplaintsConfig(AppConfig):
     # The dashboard summary: incremental every night, in full on Sundays (complaints/jobs.py).
     schedules = [("complaints.summary_refresh", "daily", "02:30")]
     synth_steps = ["jianguan.complaints.synth.generate"]
+    # Loaded in each web process before its first request (core/warmup.py): every intake needs them.
+    warm_up_steps = ["jianguan.complaints.rules.get_rulesets", "jianguan.complaints.rules.flag_rules",
+                     "jianguan.complaints.rules.intake_rules"]
     demo_steps = ["jianguan.complaints.demo.odr_access_code"]
     credit_features = "jianguan.complaints.credit.features"
     entity_tabs = ["jianguan.complaints.tabs.entity_tab"]

@@ -15,6 +15,8 @@ class CoreConfig(AppConfig):
     ]
     menu_order = 0
     demo_steps = ["jianguan.core.demo.build_organisation"]
+    # Loaded in each web process before its first request (core/warmup.py).
+    warm_up_steps = ["jianguan.core.calendar_service.get_calendar"]
 
     def home_cards(self, user):  # type: ignore[no-untyped-def]
         from django.urls import reverse
