@@ -96,8 +96,10 @@ def _load(ctx: Any, operating: pl.DataFrame, penalties: pl.DataFrame) -> None:
         counts["penalties"] = len(created)
 
         # Heavy penalties → the serious list (some), entered two weeks after the decision.
-        heavy = [p for p in Penalty.objects.filter(entity_id__in=operating["id"].to_list(), severity="heavy")
-                 .order_by("pk")]
+        # From the rows just written (their ids came back): a filter on millions of entity ids would be one
+        # statement larger than PostgreSQL accepts at province scale.
+        created.sort(key=lambda p: p.pk)
+        heavy = [p for p in created if p.severity == "heavy"]
         serious = []
         for p in heavy:
             if rng.random() >= SERIOUS_SHARE_OF_HEAVY:
@@ -151,10 +153,9 @@ def _load(ctx: Any, operating: pl.DataFrame, penalties: pl.DataFrame) -> None:
 
         # A few pending repair applications for general penalties published more than 3 months ago.
         calendar = get_calendar()
-        candidates = list(Penalty.objects.filter(entity_id__in=operating["id"].to_list(), severity="general",
-                                                 published_on__lte=today - dt.timedelta(days=100),
-                                                 published_on__gte=today - dt.timedelta(days=300))
-                          .order_by("pk")[:40])
+        window = (today - dt.timedelta(days=300), today - dt.timedelta(days=100))
+        candidates = [p for p in created if p.severity == "general" and p.published_on is not None
+                      and window[0] <= p.published_on <= window[1]][:40]
         repairs = []
         for i, p in enumerate(candidates[:: max(1, len(candidates) // 12)]):
             applied = calendar.add_working_days(today - dt.timedelta(days=12), 0) - dt.timedelta(days=i % 8)
