@@ -74,6 +74,7 @@ def generate(ctx: Any) -> None:
 
 def _load(ctx: Any, operating: pl.DataFrame, penalties: pl.DataFrame) -> None:
     from django.db import transaction
+    from django.db.models import Exists, OuterRef
 
     from jianguan.core.audit import AuditEvent, audit_record_many
     from jianguan.core.calendar_service import get_calendar
@@ -118,10 +119,12 @@ def _load(ctx: Any, operating: pl.DataFrame, penalties: pl.DataFrame) -> None:
         abnormal = []
         last_year = today.year - 1 if today > dt.date(today.year, 6, 30) else today.year - 2
         for year in (last_year - 1, last_year):
-            filed = AnnualReport.objects.filter(year=year, filed_on__isnull=False).values("entity_id")
+            # NOT EXISTS (an anti-join), not NOT IN: PostgreSQL re-scans a NOT IN subquery per row once it no
+            # longer fits in memory, which never finishes at province scale.
+            filed = AnnualReport.objects.filter(entity_id=OuterRef("pk"), year=year, filed_on__isnull=False)
             missing = list(Entity.objects.filter(division_id__in=ctx.divisions, status__in=["active", "suspended"],
                                                  established_on__lte=dt.date(year, 12, 31))
-                           .exclude(pk__in=filed).values_list("pk", "division_id"))
+                           .filter(~Exists(filed)).values_list("pk", "division_id"))
             entered = dt.date(year + 1, 7, 10)
             for pk, division in missing:
                 unit = _unit_for(division, bureaus)
