@@ -45,14 +45,14 @@ import argparse
 import datetime as dt
 import math
 import os
-import resource
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pgcpu import ServerCpu, peak_rss_mb
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "src"))
@@ -62,71 +62,6 @@ PROVINCE_ENTITIES = 15_000_000
 PROVINCE_INSPECTORS = 20_000
 CERT_PREFIX = "BPROV"  # cert numbers of the generated inspectors
 ITEM_PREFIX = "BENCH-HY-"  # codes of the generated items (one per industry division or group)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class ServerCpu:
-    """CPU seconds of the PostgreSQL processes serving one database (backends and their parallel workers),
-    sampled from /proc every 0.1 s; None when the server's processes are not visible from here."""
-
-    def __init__(self, database: str) -> None:
-        self.database = database
-        self.seen: dict[int, float] = {}
-        self.backends: set[int] = set()
-        self.visible = False
-        self.start: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._tick = os.sysconf("SC_CLK_TCK")
-
-    def _sample(self) -> None:
-        workers: dict[int, tuple[int, float]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    title = fh.read().replace(b"\0", b" ").decode(errors="replace")
-                if not title.startswith("postgres:"):
-                    continue
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            self.visible = True
-            pid, cpu = int(entry), (int(fields[11]) + int(fields[12])) / self._tick
-            if f" {self.database} " in title:
-                self.backends.add(pid)
-                self.seen[pid] = cpu
-            elif "parallel worker for PID " in title:
-                workers[pid] = (int(title.rsplit("PID ", 1)[1].split()[0]), cpu)
-        for pid, (leader, cpu) in workers.items():
-            if leader in self.backends:
-                self.seen[pid] = cpu
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self._sample()
-
-    def __enter__(self) -> ServerCpu:
-        self._sample()
-        self.start = dict(self.seen)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-    @property
-    def seconds(self) -> float | None:
-        if not self.visible:
-            return None
-        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in self.seen.items())
 
 
 def measure(name: str, database: str, fn: Callable[[], Any], out: dict[str, float]) -> Any:
