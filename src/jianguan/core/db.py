@@ -31,8 +31,8 @@ PREPARE = os.environ.get("JIANGUAN_DB_PREPARE", "1").strip().lower() not in {"0"
 def fast_cursor() -> Iterator[Any]:
     """A cursor with server-side binding on PostgreSQL (Django's cursor elsewhere); `%s` placeholders either way.
 
-    Use `execute(sql, params, prepare=PREPARE)` for statements that run often. Values must be plain Python values
-    (no `IN %s` tuple expansion: write `= ANY(%s)` with a list).
+    Run statements that recur through `execute(cur, sql, params)` (prepared when allowed). Values must be plain
+    Python values (no `IN %s` tuple expansion: write `= ANY(%s)` with a list).
     """
     if connection.vendor != "postgresql":
         with connection.cursor() as cur:
@@ -53,7 +53,9 @@ def execute(cur: Any, sql: str, params: Sequence[Any]) -> Any:
 
 
 # Per model: the statement and, per column, its JSON key, attribute and whether the field must prepare the value
-# itself (auto_now/auto_now_add stamps, JSON encoders); other values go to JSON as they are.
+# itself (auto_now/auto_now_add stamps, JSON encoders, and datetimes — a naive one is read in the site's time zone,
+# as Django does, not in the session's UTC); other values go to JSON as they are.
+_PREPARED_TYPES = {"JSONField", "DateTimeField"}
 _INSERT_SQL: dict[tuple[type[models.Model], str], tuple[str, list[tuple[str, Any, bool]]]] = {}
 
 
@@ -71,7 +73,7 @@ def _recordset_insert(model: type[models.Model]) -> tuple[str, list[tuple[str, A
                f"SELECT {names} FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS ({record})) "
                f"WITH ORDINALITY AS t({names}, n) ORDER BY n RETURNING {quote(str(model._meta.pk.column))}")
         plan = [(f"c{i}", f, bool(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-                                   or f.get_internal_type() == "JSONField"))
+                                   or f.get_internal_type() in _PREPARED_TYPES))
                 for i, f in enumerate(fields)]
         found = _INSERT_SQL[key] = (sql, plan)
     return found
