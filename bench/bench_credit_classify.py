@@ -41,8 +41,8 @@ def generate(n: int) -> dict[str, float]:
     import polars as pl
     from django.db import connection
 
+    from jianguan.core.bulk import replace_rows
     from jianguan.core.models import Department, Division, Unit
-    from jianguan.credit.bulk import replace_rows
     from jianguan.registry.models import Industry
 
     rng = np.random.default_rng(2026)

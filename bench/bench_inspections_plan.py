@@ -60,7 +60,7 @@ def main() -> None:
 
     django.setup()
     from jianguan.core.models import Department, Division, Unit, User
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment, draws, services
     from jianguan.inspections.models import InspectionItem, InspectionPlan
     from jianguan.registry.models import Entity
 
@@ -101,14 +101,14 @@ def main() -> None:
         services.plan_approve(plan, actor=actor)
         c0 = time.process_time()
         t0 = time.perf_counter()
-        plan = services.plan_freeze(plan, actor=actor, today=dt.date(year, 3, 1))
+        plan = draws.plan_freeze(plan, actor=actor, today=dt.date(year, 3, 1))
         t1 = time.perf_counter()
-        services.plan_randomness_enter(plan, f"bench {year}", actor=actor)
-        plan = services.plan_randomness_enter(plan, f"bench {year}", actor=other)
+        draws.plan_randomness_enter(plan, f"bench {year}", actor=actor)
+        plan = draws.plan_randomness_enter(plan, f"bench {year}", actor=other)
         t2 = time.perf_counter()
-        plan = services.plan_draw(plan, actor=actor)
+        plan = draws.plan_draw(plan, actor=actor)
         t3 = time.perf_counter()
-        result = services.plan_assign(plan, actor=actor, today=dt.date(year, 3, 1))
+        result = assignment.plan_assign(plan, actor=actor, today=dt.date(year, 3, 1))
         t4 = time.perf_counter()
         cpu = time.process_time() - c0
         timings["freeze_s"].append(t1 - t0)

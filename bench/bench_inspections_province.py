@@ -31,8 +31,8 @@ default when no classification exists) gives each entity a class from its id (id
 18–19 D) and passes it to the freeze, the way the freeze accepts a classification; `none` classes every entity B.
 
 Timed, each once (a run makes a plan; `--runs` repeats with new plans): freeze = candidate selection +
-candidates.csv + manifest + commitment (`services.plan_freeze`), draw = seed, tickets, alternates, selections and
-the merge into visits (`services.plan_draw`), assign = inspector assignment (`services.plan_assign`). Prints
+candidates.csv + manifest + commitment (`draws.plan_freeze`), draw = seed, tickets, alternates, selections and
+the merge into visits (`draws.plan_draw`), assign = inspector assignment (`assignment.plan_assign`). Prints
 `inspections.province <key>=<value>` lines: wall seconds, process CPU seconds and PostgreSQL CPU seconds (the
 backends of this database and their parallel workers, sampled from /proc every 0.1 s) per phase, and the peak
 resident memory of the process. The plan files go to var/bench-<database>/media (or $JIANGUAN_VAR_DIR) and are
@@ -233,7 +233,7 @@ def main() -> None:
     from django.db import connection
 
     from jianguan.core.models import Department, Division, Unit, User
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment, draws, services
     from jianguan.inspections.models import InspectionItem, InspectionPlan
     from jianguan.registry.models import Entity
 
@@ -290,24 +290,24 @@ def main() -> None:
         today = dt.date(year, 3, 1)
         out: dict[str, float] = {}
         plan = measure("freeze", database,
-                       lambda plan=plan, today=today: services.plan_freeze(plan, actor=actor, today=today,
+                       lambda plan=plan, today=today: draws.plan_freeze(plan, actor=actor, today=today,
                                                                               classes=classes), out)
         facts: dict[str, Any] = {"candidates": plan.candidates_count, "strata": plan.strata.count()}
         if args.stop_after != "freeze":
             facts["inspectors"] = ensure_inspectors(n_inspectors, inspector_demand(plan))
-            services.plan_randomness_enter(plan, f"bench {year}", actor=actor)
-            plan = services.plan_randomness_enter(plan, f"bench {year}", actor=other)
-            plan = measure("draw", database, lambda plan=plan: services.plan_draw(plan, actor=actor), out)
+            draws.plan_randomness_enter(plan, f"bench {year}", actor=actor)
+            plan = draws.plan_randomness_enter(plan, f"bench {year}", actor=other)
+            plan = measure("draw", database, lambda plan=plan: draws.plan_draw(plan, actor=actor), out)
             facts.update(selections=plan.selections_count, visits=plan.visits_count, visits_saved=plan.visits_saved)
         if args.stop_after == "assign":
             result = measure("assign", database,
-                             lambda plan=plan, today=today: services.plan_assign(plan, actor=actor, today=today), out)
+                             lambda plan=plan, today=today: assignment.plan_assign(plan, actor=actor, today=today), out)
             facts.update(teams=len(result.teams), rejections=len(result.rejections), failures=len(result.failures))
         phases = [p for p in ("freeze", "draw", "assign") if f"{p}_s" in out]
         for key in ("s", "cpu_s", "pg_cpu_s"):
             out[f"total_{key}"] = sum(out[f"{p}_{key}"] for p in phases)
         if not args.keep_files:
-            shutil.rmtree(services.plan_dir(plan), ignore_errors=True)
+            shutil.rmtree(draws.plan_dir(plan), ignore_errors=True)
         load = os.getloadavg()
         print(f"inspections.province run={run + 1} plan={plan.pk} " + " ".join(f"{k}={v}" for k, v in facts.items())
               + " " + " ".join(f"{k}={v:.0f}" if k.endswith("_mb") else f"{k}={v:.2f}" for k, v in out.items())

@@ -27,7 +27,7 @@ def _run_the_worker_once():
 def test_freeze_and_draw_run_as_background_jobs_with_progress_on_the_plan_page(page, live_server, org):
     from types import SimpleNamespace
 
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
     from jianguan.inspections.models import InspectionPlan
 
     staff = SimpleNamespace(
@@ -63,8 +63,8 @@ def test_freeze_and_draw_run_as_background_jobs_with_progress_on_the_plan_page(p
     plan.refresh_from_db()
     assert page.locator("[data-testid=commitment]").inner_text() == plan.commitment
 
-    services.plan_randomness_enter(plan, "福彩3D 2026054 417", actor=staff.handler)
-    services.plan_randomness_enter(plan, "福彩3D 2026054 417", actor=staff.head)
+    draws.plan_randomness_enter(plan, "福彩3D 2026054 417", actor=staff.handler)
+    draws.plan_randomness_enter(plan, "福彩3D 2026054 417", actor=staff.head)
     page.reload()
     page.get_by_role("button", name="抽取检查对象并选派检查人员").click()
     page.wait_for_url(re.compile(r"\?job=\d+$"))

@@ -10,7 +10,7 @@ from tests.inspections.conftest import TODAY, make_entity, make_inspector
 
 
 def test_the_area_of_an_inspector_is_the_division_prefix_of_their_unit(org):
-    from jianguan.inspections.services import inspector_area
+    from jianguan.inspections.assignment import inspector_area
 
     province = create_unit("370000-samr", division="370000")
     assert inspector_area(province) == "37"
@@ -21,7 +21,7 @@ def test_the_area_of_an_inspector_is_the_division_prefix_of_their_unit(org):
 
 def test_a_province_plan_staffs_each_city_from_its_own_city_bureau(org):
     from jianguan.core.models import Department
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment, draws, services
     from jianguan.inspections.models import AssignmentRejection, InspectionItem, VisitInspector
 
     province = create_unit("370000-samr", division="370000", name="山东省市场监督管理局")
@@ -51,10 +51,10 @@ def test_a_province_plan_staffs_each_city_from_its_own_city_bureau(org):
         actor=handler,
     )
     services.plan_approve(plan, actor=head, reason="同意")
-    plan = services.plan_freeze(plan, actor=handler, today=TODAY)
-    services.plan_randomness_enter(plan, "3815", actor=handler)
-    plan = services.plan_randomness_enter(plan, "3815", actor=head)
-    plan, result = services.plan_execute(plan, actor=handler, today=TODAY)
+    plan = draws.plan_freeze(plan, actor=handler, today=TODAY)
+    draws.plan_randomness_enter(plan, "3815", actor=handler)
+    plan = draws.plan_randomness_enter(plan, "3815", actor=head)
+    plan, result = assignment.plan_execute(plan, actor=handler, today=TODAY)
 
     assert result.failures == []
     teams = {}

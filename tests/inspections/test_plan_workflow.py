@@ -9,16 +9,16 @@ from tests.inspections.conftest import TODAY, make_entity, make_plan
 
 
 def _freeze(plan, staff):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
 
-    return services.plan_freeze(plan, actor=staff.handler, today=TODAY)
+    return draws.plan_freeze(plan, actor=staff.handler, today=TODAY)
 
 
 def _randomness(plan, staff, value="大乐透 26078 05 12 19 27 33"):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
 
-    services.plan_randomness_enter(plan, value, actor=staff.handler)
-    return services.plan_randomness_enter(plan, value, actor=staff.head)
+    draws.plan_randomness_enter(plan, value, actor=staff.handler)
+    return draws.plan_randomness_enter(plan, value, actor=staff.head)
 
 
 def test_freezing_writes_candidates_and_a_commitment_that_matches_the_manifest(org, staff, food_world, settings):
@@ -39,23 +39,23 @@ def test_freezing_writes_candidates_and_a_commitment_that_matches_the_manifest(o
 
 
 def test_strata_split_by_risk_class_and_the_a_slice_is_its_own_stratum(org, staff, food_world, monkeypatch):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
 
     food = food_world["food"]
     classes = {e.pk: "A" for e in food[:6]} | {e.pk: "D" for e in food[6:9]}
     plan = make_plan(org, staff, ratios={"A": "0", "B": "0.1", "C": "0.2", "D": "1"}, a_slice="0.5")
-    plan = services.plan_freeze(plan, actor=staff.handler, today=TODAY, classes=classes)
+    plan = draws.plan_freeze(plan, actor=staff.handler, today=TODAY, classes=classes)
     strata = {s.key.split(":")[2]: (s.candidates, s.take) for s in plan.strata.all()}
     assert strata == {"A-slice": (6, 3), "B": (11, 2), "D": (3, 3)}  # A ratio 0: no A stratum, only the slice
 
 
 def test_entities_inspected_within_the_minimum_interval_are_not_candidates(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws, services
     from jianguan.inspections.models import InspectionItem, InspectionPlan, Visit, VisitItem
 
     first = food_world["food"][0]
     other = make_plan(org, staff, approve=False)
-    other = services.plan_freeze(services.plan_approve(other, actor=staff.head), actor=staff.handler, today=TODAY)
+    other = draws.plan_freeze(services.plan_approve(other, actor=staff.head), actor=staff.handler, today=TODAY)
     stratum = other.strata.first()
     visit = Visit.objects.create(plan=other, unit=org.wendeng, entity=first, number="X-1", status="completed",
                                  period_start=dt.date(2025, 10, 1), period_end=dt.date(2025, 10, 30),
@@ -69,12 +69,12 @@ def test_entities_inspected_within_the_minimum_interval_are_not_candidates(org, 
 
 def test_tasks_sharing_a_target_rule_read_the_registry_once_but_apply_their_own_interval(org, staff, food_world,
                                                                                          monkeypatch):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws, services
     from jianguan.inspections.models import InspectionItem, Visit, VisitItem
 
     first = food_world["food"][0]
     other = make_plan(org, staff, approve=False)
-    other = services.plan_freeze(services.plan_approve(other, actor=staff.head), actor=staff.handler, today=TODAY)
+    other = draws.plan_freeze(services.plan_approve(other, actor=staff.head), actor=staff.handler, today=TODAY)
     stratum = other.strata.first()
     visit = Visit.objects.create(plan=other, unit=org.wendeng, entity=first, number="X-1", status="completed",
                                  period_start=dt.date(2025, 10, 1), period_end=dt.date(2025, 10, 30),
@@ -90,9 +90,9 @@ def test_tasks_sharing_a_target_rule_read_the_registry_once_but_apply_their_own_
     # the bulk reads go through _read_frame (on PostgreSQL a COPY or a second connection, which Django's query
     # log does not see)
     reads: list[str] = []
-    read_frame = services._read_frame
-    monkeypatch.setattr(services, "_read_frame", lambda sql, *args: reads.append(sql) or read_frame(sql, *args))
-    strata = services.compute_strata(plan, today=TODAY, classes={})
+    read_frame = draws._read_frame
+    monkeypatch.setattr(draws, "_read_frame", lambda sql, *args: reads.append(sql) or read_frame(sql, *args))
+    strata = draws.compute_strata(plan, today=TODAY, classes={})
     assert len([sql for sql in reads if 'FROM "registry_entity"' in sql]) == 1
     by_task = {}
     for s in strata:
@@ -140,57 +140,57 @@ def test_an_item_with_no_candidates_in_scope_is_a_clear_error(org, staff, food_w
 
 
 def test_a_draw_before_approval_is_refused(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws, services
 
     plan = make_plan(org, staff, approve=False)
     with pytest.raises(services.InspectionError, match="计划尚未批准，不能冻结和抽取"):
         _freeze(plan, staff)
     with pytest.raises(services.InspectionError, match="计划尚未冻结，不能抽取"):
-        services.plan_draw(plan, actor=staff.handler)
+        draws.plan_draw(plan, actor=staff.handler)
     with pytest.raises(services.InspectionError, match="承诺值公开之前不能录入随机数"):
-        services.plan_randomness_enter(plan, "123", actor=staff.handler)
+        draws.plan_randomness_enter(plan, "123", actor=staff.handler)
 
 
 def test_randomness_needs_two_different_officers_and_cannot_be_entered_twice(org, staff, food_world):
     from jianguan.core.models import AuditEntry
-    from jianguan.inspections import services
+    from jianguan.inspections import draws, services
 
     plan = _freeze(make_plan(org, staff), staff)
-    plan = services.plan_randomness_enter(plan, "0312", actor=staff.handler)
+    plan = draws.plan_randomness_enter(plan, "0312", actor=staff.handler)
     assert plan.randomness == "" and plan.randomness_pending == "0312"
     with pytest.raises(services.InspectionError, match="两名不同的工作人员"):
-        services.plan_randomness_enter(plan, "0312", actor=staff.handler)
+        draws.plan_randomness_enter(plan, "0312", actor=staff.handler)
     with pytest.raises(services.InspectionError, match="两次录入的随机数不一致"):
-        services.plan_randomness_enter(plan, "0313", actor=staff.head)
-    plan = services.plan_randomness_enter(plan, "0312", actor=staff.head)
+        draws.plan_randomness_enter(plan, "0313", actor=staff.head)
+    plan = draws.plan_randomness_enter(plan, "0312", actor=staff.head)
     assert plan.randomness == "0312"
     assert (plan.randomness_entered_by, plan.randomness_confirmed_by) == (staff.handler, staff.head)
     with pytest.raises(services.InspectionError, match="公开随机数已录入并确认，不能再次录入"):
-        services.plan_randomness_enter(plan, "9999", actor=staff.leader)
+        draws.plan_randomness_enter(plan, "9999", actor=staff.leader)
     plan.refresh_from_db()
     assert plan.randomness == "0312"
     assert AuditEntry.objects.filter(object_type="inspections.inspectionplan", action="randomness:confirm").count() == 1
 
 
 def test_the_draw_is_reproducible_from_the_commitment_and_randomness_and_cannot_be_redone(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws, services
     from jianguan.inspections.domain.draw import seed_of, ticket
 
     plan = _randomness(_freeze(make_plan(org, staff, ratios={"B": "0.25"}), staff), staff)
-    plan = services.plan_draw(plan, actor=staff.handler)
+    plan = draws.plan_draw(plan, actor=staff.handler)
     assert plan.status == "drawn" and plan.seed == seed_of(plan.commitment, plan.randomness)
     usccs = sorted(e.uscc for e in food_world["food"])
     expected = sorted(usccs, key=lambda u: ticket(plan.seed, u))[:5]
     assert sorted(plan.selections.values_list("uscc", flat=True)) == sorted(expected)
     with pytest.raises(services.InspectionError, match="不能重新抽取"):
-        services.plan_draw(plan, actor=staff.handler)
+        draws.plan_draw(plan, actor=staff.handler)
     with pytest.raises(services.InspectionError, match="不能重新冻结或重新抽取"):
-        services.plan_freeze(plan, actor=staff.handler, today=TODAY)
+        draws.plan_freeze(plan, actor=staff.handler, today=TODAY)
     assert plan.selections.count() == 5
 
 
 def test_a_deregistered_selection_is_replaced_by_the_next_alternate_but_a_suspended_one_stays(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws, services
     from jianguan.inspections.domain.draw import ticket
     from jianguan.registry.models import Entity
 
@@ -199,7 +199,7 @@ def test_a_deregistered_selection_is_replaced_by_the_next_alternate_but_a_suspen
     order = sorted((e.uscc for e in food_world["food"]), key=lambda u: ticket(seed, u))
     Entity.objects.filter(uscc=order[0]).update(status="cancelled")
     Entity.objects.filter(uscc=order[1]).update(status="suspended")  # 歇业: stays drawn
-    plan = services.plan_draw(plan, actor=staff.handler)
+    plan = draws.plan_draw(plan, actor=staff.handler)
     chosen = set(plan.selections.values_list("uscc", flat=True))
     assert chosen == {order[1], order[2]}
     assert plan.selections.get(uscc=order[2]).replaced_uscc == order[0]
@@ -210,10 +210,10 @@ def test_a_deregistered_selection_is_replaced_by_the_next_alternate_but_a_suspen
 
 def test_every_workflow_step_is_audited_with_its_reason(org, staff, food_world):
     from jianguan.core.models import AuditEntry
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
 
     plan = _randomness(_freeze(make_plan(org, staff), staff), staff)
-    services.plan_draw(plan, actor=staff.handler)
+    draws.plan_draw(plan, actor=staff.handler)
     actions = list(AuditEntry.objects.filter(object_type="inspections.inspectionplan", object_id=str(plan.pk))
                    .values_list("action", flat=True))
     assert actions == ["create", "status:approved", "status:frozen", "randomness:enter", "randomness:confirm",
@@ -236,13 +236,13 @@ def test_a_correction_is_a_new_version_with_a_reason_and_supersedes_on_approval(
 
 
 def test_joint_tasks_drawing_the_same_entity_merge_into_one_visit(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
     from jianguan.inspections.models import Visit
 
     tasks = [{"name": "食品", "items": ("SCJG-SP-01",), "department": "samr", "ratios": {"B": "1"}},
              {"name": "税务", "items": ("SW-01",), "department": "tax", "ratios": {"B": "1"}}]
     plan = _randomness(_freeze(make_plan(org, staff, tasks=tasks), staff), staff)
-    plan = services.plan_draw(plan, actor=staff.handler)
+    plan = draws.plan_draw(plan, actor=staff.handler)
     # 20 food businesses (also enterprises) + 10 other enterprises: 50 separate visits become 30
     assert (plan.selections_count, plan.visits_count, plan.visits_saved) == (50, 30, 20)
     joint = Visit.objects.get(plan=plan, entity=food_world["food"][0])
@@ -250,14 +250,14 @@ def test_joint_tasks_drawing_the_same_entity_merge_into_one_visit(org, staff, fo
 
 
 def test_tasks_in_different_periods_do_not_merge(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
 
     tasks = [{"name": "上半年", "items": ("SCJG-SP-01",), "department": "samr", "ratios": {"B": "1"},
               "start": dt.date(2026, 3, 1), "end": dt.date(2026, 5, 31)},
              {"name": "下半年", "items": ("SCJG-DJ-02",), "department": "samr", "ratios": {"B": "1"},
               "start": dt.date(2026, 7, 1), "end": dt.date(2026, 9, 30)}]
     plan = _randomness(_freeze(make_plan(org, staff, tasks=tasks), staff), staff)
-    plan = services.plan_draw(plan, actor=staff.handler)
+    plan = draws.plan_draw(plan, actor=staff.handler)
     assert plan.visits_saved == 0 and plan.visits_count == 50
 
 
@@ -277,10 +277,10 @@ def test_cli_export_verifies_and_a_tampered_export_names_the_difference(org, sta
 
     from django.core.management import call_command
 
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
 
     plan = _randomness(_freeze(make_plan(org, staff, ratios={"B": "0.25"}), staff), staff)
-    services.plan_draw(plan, actor=staff.handler)
+    draws.plan_draw(plan, actor=staff.handler)
     out_dir = tmp_path / "export"
     call_command("draw", "export", "--plan", str(plan.pk), "--out", str(out_dir), stdout=StringIO())
     assert sorted(p.name for p in out_dir.iterdir()) == ["candidates.csv", "draw.json", "manifest.json",
@@ -329,7 +329,7 @@ def test_each_target_rule_key_selects_the_entities_it_names_within_the_scope(org
     """labels (any of), industries (a code prefix or a section letter), valid licences, kinds, statuses (default
     active), all given keys together, and only in the task's scope; risk classes split the strata."""
     from jianguan.core.models import Department
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
     from jianguan.inspections.models import InspectionItem
     from jianguan.registry.models import Licence
 
@@ -359,7 +359,7 @@ def test_each_target_rule_key_selects_the_entities_it_names_within_the_scope(org
         InspectionItem.objects.create(code=code, name=code, department=samr, category="登记注册", target_rule=rule)
     plan = make_plan(org, staff, items=tuple(rules), ratios={"A": "1", "B": "1", "C": "1", "D": "1"})
     classes = {stall.pk: "D", shop.pk: "A"}
-    strata = services.compute_strata(plan, today=TODAY, classes=classes)
+    strata = draws.compute_strata(plan, today=TODAY, classes=classes)
     found: dict[str, set[str]] = {}
     for s in strata:
         assert s.members == sorted(s.members) and s.county == "371003"

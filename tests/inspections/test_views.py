@@ -14,13 +14,13 @@ def _login(client, user):
 
 
 def _drawn(org, staff):
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment, draws
 
-    plan = services.plan_freeze(make_plan(org, staff, ratios={"B": "0.1"}), actor=staff.handler, today=TODAY)
-    services.plan_randomness_enter(plan, "7", actor=staff.handler)
-    plan = services.plan_randomness_enter(plan, "7", actor=staff.head)
-    plan = services.plan_draw(plan, actor=staff.handler)
-    services.plan_assign(plan, actor=staff.handler, today=TODAY)
+    plan = draws.plan_freeze(make_plan(org, staff, ratios={"B": "0.1"}), actor=staff.handler, today=TODAY)
+    draws.plan_randomness_enter(plan, "7", actor=staff.handler)
+    plan = draws.plan_randomness_enter(plan, "7", actor=staff.head)
+    plan = draws.plan_draw(plan, actor=staff.handler)
+    assignment.plan_assign(plan, actor=staff.handler, today=TODAY)
     return plan
 
 
@@ -145,16 +145,16 @@ def test_inspector_import_checks_every_row(org, staff):
 
 
 def test_portal_shows_commitment_before_randomness_and_files_verify(org, staff, food_world, client, tmp_path):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
     from jianguan.inspections.domain.verify import verify_dir
 
-    plan = services.plan_freeze(make_plan(org, staff, ratios={"B": "0.1"}), actor=staff.handler, today=TODAY)
+    plan = draws.plan_freeze(make_plan(org, staff, ratios={"B": "0.1"}), actor=staff.handler, today=TODAY)
     page = client.get(f"/draws/{plan.pk}/").content.decode()
     assert plan.commitment in page and "尚未产生" in page
     assert client.get(f"/draws/{plan.pk}/files/draw.json").status_code == 404
-    services.plan_randomness_enter(plan, "7", actor=staff.handler)
-    plan = services.plan_randomness_enter(plan, "7", actor=staff.head)
-    services.plan_draw(plan, actor=staff.handler)
+    draws.plan_randomness_enter(plan, "7", actor=staff.handler)
+    plan = draws.plan_randomness_enter(plan, "7", actor=staff.head)
+    draws.plan_draw(plan, actor=staff.handler)
     for name in ("candidates.csv", "manifest.json", "draw.json", "verify_draw.py"):
         resp = client.get(f"/draws/{plan.pk}/files/{name}")
         assert resp.status_code == 200
@@ -199,14 +199,14 @@ def test_the_entity_page_shows_its_inspections_tab(org, staff, food_world, clien
 
 def test_freeze_and_draw_jobs_run_the_services(org, staff, food_world):
     from jianguan.core.jobs import job_run_now
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
 
     plan = make_plan(org, staff, ratios={"B": "0.1"})
     job = job_run_now("inspections.freeze", "冻结", {"plan": plan.pk, "user": staff.handler.pk,
                                                     "today": "2026-03-02"}, user=staff.handler)
     assert job.status == "succeeded", job.error
-    services.plan_randomness_enter(plan, "7", actor=staff.handler)
-    services.plan_randomness_enter(plan, "7", actor=staff.head)
+    draws.plan_randomness_enter(plan, "7", actor=staff.handler)
+    draws.plan_randomness_enter(plan, "7", actor=staff.head)
     job = job_run_now("inspections.draw", "抽取", {"plan": plan.pk, "user": staff.handler.pk,
                                                   "today": "2026-03-02"}, user=staff.handler)
     assert job.status == "succeeded" and job.result["assigned"] == 2
@@ -265,7 +265,7 @@ def _run_queued_job():
 def test_freeze_and_draw_buttons_queue_background_jobs_and_the_plan_page_shows_their_progress(
         org, staff, food_world, client):
     from jianguan.core.models import Job
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
     from jianguan.inspections.models import InspectionPlan
 
     plan = make_plan(org, staff, ratios={"B": "0.1"})
@@ -291,8 +291,8 @@ def test_freeze_and_draw_buttons_queue_background_jobs_and_the_plan_page_shows_t
     resp = client.post(f"/staff/inspections/plans/{plan.pk}/action/draw/")
     assert resp.status_code == 400 and "公开随机数尚未由两名工作人员录入确认" in resp.content.decode()
     assert not Job.objects.filter(kind="inspections.draw").exists()
-    services.plan_randomness_enter(plan, "7", actor=staff.handler)
-    services.plan_randomness_enter(plan, "7", actor=staff.head)
+    draws.plan_randomness_enter(plan, "7", actor=staff.handler)
+    draws.plan_randomness_enter(plan, "7", actor=staff.head)
     resp = client.post(f"/staff/inspections/plans/{plan.pk}/action/draw/")
     assert resp.status_code == 302
     job = _run_queued_job()

@@ -8,19 +8,19 @@ from tests.inspections.conftest import TODAY, make_plan
 
 
 def _drawn(org, staff, **kw):
-    from jianguan.inspections import services
+    from jianguan.inspections import draws
 
-    plan = services.plan_freeze(make_plan(org, staff, **kw), actor=staff.handler, today=TODAY)
-    services.plan_randomness_enter(plan, "7", actor=staff.handler)
-    plan = services.plan_randomness_enter(plan, "7", actor=staff.head)
-    return services.plan_draw(plan, actor=staff.handler)
+    plan = draws.plan_freeze(make_plan(org, staff, **kw), actor=staff.handler, today=TODAY)
+    draws.plan_randomness_enter(plan, "7", actor=staff.handler)
+    plan = draws.plan_randomness_enter(plan, "7", actor=staff.head)
+    return draws.plan_draw(plan, actor=staff.handler)
 
 
 def _assigned(org, staff, **kw):
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment
 
     plan = _drawn(org, staff, **kw)
-    result = services.plan_assign(plan, actor=staff.handler, today=TODAY)
+    result = assignment.plan_assign(plan, actor=staff.handler, today=TODAY)
     assert not result.failures, result.failures
     return plan
 
@@ -39,14 +39,14 @@ def test_teams_have_two_inspectors_and_one_from_each_department_of_a_joint_visit
 
 
 def test_too_few_eligible_inspectors_assigns_nothing_and_names_the_visit_and_constraint(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment
     from jianguan.inspections.models import Inspector, Visit, VisitInspector
 
     Inspector.objects.filter(department__code="tax").update(status="leave")
     tasks = [{"name": "食品", "items": ("SCJG-SP-01",), "department": "samr", "ratios": {"B": "0.2"}},
              {"name": "税务", "items": ("SW-01",), "department": "tax", "ratios": {"B": "0.1"}}]
     plan = _drawn(org, staff, tasks=tasks)
-    result = services.plan_assign(plan, actor=staff.handler, today=TODAY)
+    result = assignment.plan_assign(plan, actor=staff.handler, today=TODAY)
     assert result.failures and not result.teams
     assert VisitInspector.objects.count() == 0
     assert set(Visit.objects.filter(plan=plan).values_list("status", flat=True)) == {"unassigned"}
@@ -56,7 +56,7 @@ def test_too_few_eligible_inspectors_assigns_nothing_and_names_the_visit_and_con
     assert "没有符合条件的 tax 检查人员" in first["message"] and "非在岗 3 人" in first["message"]
     # once the register is fixed, assignment can run again
     Inspector.objects.filter(department__code="tax").update(status="active")
-    assert not services.plan_assign(plan, actor=staff.handler, today=TODAY).failures
+    assert not assignment.plan_assign(plan, actor=staff.handler, today=TODAY).failures
     plan.refresh_from_db()
     assert plan.assignment_error == {}
 
@@ -199,17 +199,17 @@ def test_credit_feature_counts_visits_with_problems_in_the_last_three_years(org,
 
 
 def test_targeting_report_uses_the_a_slice_as_baseline(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment, draws
     from jianguan.inspections.selectors import targeting_report
 
     food = food_world["food"]
     classes = {e.pk: "A" for e in food[:8]} | {e.pk: "D" for e in food[8:12]}
     plan = make_plan(org, staff, ratios={"B": "0", "D": "1"}, a_slice="0.5")
-    plan = services.plan_freeze(plan, actor=staff.handler, today=TODAY, classes=classes)
-    services.plan_randomness_enter(plan, "1", actor=staff.handler)
-    services.plan_randomness_enter(plan, "1", actor=staff.head)
-    plan = services.plan_draw(plan, actor=staff.handler)
-    services.plan_assign(plan, actor=staff.handler, today=TODAY)
+    plan = draws.plan_freeze(plan, actor=staff.handler, today=TODAY, classes=classes)
+    draws.plan_randomness_enter(plan, "1", actor=staff.handler)
+    draws.plan_randomness_enter(plan, "1", actor=staff.head)
+    plan = draws.plan_draw(plan, actor=staff.handler)
+    assignment.plan_assign(plan, actor=staff.handler, today=TODAY)
     for v in plan.visits.prefetch_related("items"):
         vi = v.items.get()
         _record(v, staff, ["follow_up" if vi.risk_class == "D" or v.entity_id == food[0].id else "no_problem"])
@@ -252,7 +252,7 @@ def test_evidence_accepts_photos_and_pdf_and_refuses_other_files(org, staff, foo
 
 
 def test_the_interval_rule_keeps_an_inspector_off_an_entity_they_inspected_recently(org, staff, food_world):
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment
     from jianguan.inspections.models import Inspector
 
     plan = _assigned(org, staff, ratios={"B": "0.1"})
@@ -263,7 +263,7 @@ def test_the_interval_rule_keeps_an_inspector_off_an_entity_they_inspected_recen
     Inspector.objects.filter(department__code="samr").exclude(pk__in=previous).update(status="retired")
     tasks = [{"name": "公示", "items": ("SCJG-DJ-02",), "department": "samr", "ratios": {"B": "1"}}]
     plan2 = _drawn(org, staff, tasks=tasks)
-    result = services.plan_assign(plan2, actor=staff.handler, today=TODAY)
+    result = assignment.plan_assign(plan2, actor=staff.handler, today=TODAY)
     again = plan2.visits.get(entity=v.entity)
     assert [(f.task_id, f.constraint) for f in result.failures] == [(again.number, "interval")]
     assert "检查间隔未满 2 人" in result.failures[0].message

@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jianguan.core.audit import audit_record
+from jianguan.core.bulk import PendingRead, Read, replace_rows
 from jianguan.core.models import Job, User
-from jianguan.credit.bulk import PendingRead, Read, replace_rows
 from jianguan.credit.domain.model import CLASSES, RiskModel
 from jianguan.credit.domain.months import month_end, month_start, previous_month
 from jianguan.credit.domain.scoring import missing_features, score_profiles

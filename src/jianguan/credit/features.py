@@ -12,7 +12,7 @@ import datetime as dt
 import polars as pl
 from django.db import connection
 
-from jianguan.credit.bulk import Read, concurrent_reads, is_postgres, read_frame, read_frames
+from jianguan.core.bulk import Read, concurrent_reads, is_postgres, read_frame, read_frames
 from jianguan.credit.domain.features import BUCKET_MONTHS, bucket_column
 from jianguan.credit.domain.months import add_months, add_years, month_start, previous_month
 from jianguan.credit.rules import lists_rules, model_for_month

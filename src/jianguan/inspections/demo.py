@@ -12,7 +12,7 @@ from django.db import transaction
 
 from jianguan.core.demo import DEMO_COUNTIES, GIVEN, SURNAMES, DemoContext
 from jianguan.core.models import Department, Unit, User
-from jianguan.inspections import services
+from jianguan.inspections import assignment, draws, services
 from jianguan.inspections.models import InspectionItem, InspectionPlan, Inspector, Visit
 
 PLAN_NAME = "2026年度文登区部门联合双随机抽查计划"
@@ -133,15 +133,15 @@ def build_plan(ctx: DemoContext) -> None:
             partner_departments=Department.objects.filter(code__in=partners))
     services.plan_approve(plan, actor=leader, reason="经局务会研究同意")
     try:
-        plan = services.plan_freeze(plan, actor=handler, today=dt.date(2026, 5, 20))
+        plan = draws.plan_freeze(plan, actor=handler, today=dt.date(2026, 5, 20))
     except services.InspectionError as exc:
         ctx.say(f"冻结失败：{exc}\n")
         return
     ctx.say(f"已冻结：{plan.candidates_count} 个候选，{plan.strata.count()} 个分层，承诺值 {plan.commitment[:16]}…\n")
-    services.plan_randomness_enter(plan, LOTTERY, actor=handler, source="中国体育彩票官方网站公布的开奖号码")
-    plan = services.plan_randomness_enter(plan, LOTTERY, actor=head)
-    plan = services.plan_draw(plan, actor=handler)
-    result = services.plan_assign(plan, actor=handler, today=dt.date(2026, 5, 25))
+    draws.plan_randomness_enter(plan, LOTTERY, actor=handler, source="中国体育彩票官方网站公布的开奖号码")
+    plan = draws.plan_randomness_enter(plan, LOTTERY, actor=head)
+    plan = draws.plan_draw(plan, actor=handler)
+    result = assignment.plan_assign(plan, actor=handler, today=dt.date(2026, 5, 25))
     ctx.say(f"抽中 {plan.selections_count} 个（事项-主体），合并为 {plan.visits_count} 次检查，"
             f"节省 {plan.visits_saved} 次；选派 {len(result.teams)} 次检查"
             + (f"，分配失败 {len(result.failures)} 次" if result.failures else "") + "\n")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from jianguan.inspections.domain import draw as draw_domain
 from jianguan.inspections.domain.verify import verifier_source
+from jianguan.inspections.draws import candidates_bytes
 from jianguan.inspections.models import InspectionPlan
-from jianguan.inspections.services import InspectionError, candidates_bytes
+from jianguan.inspections.services import InspectionError
 
 
 def export_files(plan: InspectionPlan) -> dict[str, bytes]:

@@ -32,7 +32,7 @@ def _plan_url(plan_id: int) -> str:
 
 @job_handler(FREEZE)
 def freeze_job(ctx: JobContext) -> dict[str, Any]:
-    from jianguan.inspections import services
+    from jianguan.inspections import draws, services
 
     plan, user = _plan_and_user(ctx)
     ctx.progress("冻结候选名单：按事项选取候选对象", force=True)
@@ -41,7 +41,7 @@ def freeze_job(ctx: JobContext) -> dict[str, Any]:
         ctx.progress(done=done, total=total)
 
     try:
-        plan = services.plan_freeze(plan, actor=user, today=dt.date.fromisoformat(ctx.params["today"]),
+        plan = draws.plan_freeze(plan, actor=user, today=dt.date.fromisoformat(ctx.params["today"]),
                                     progress=items_progress)
     except services.InspectionError as exc:
         raise JobError(str(exc)) from None
@@ -51,14 +51,14 @@ def freeze_job(ctx: JobContext) -> dict[str, Any]:
 
 @job_handler(DRAW)
 def draw_job(ctx: JobContext) -> dict[str, Any]:
-    from jianguan.inspections import services
+    from jianguan.inspections import assignment, draws, services
 
     plan, user = _plan_and_user(ctx)
     try:
         ctx.progress("抽取检查对象并合并联合检查", done=0, total=2, force=True)
-        plan = services.plan_draw(plan, actor=user)
+        plan = draws.plan_draw(plan, actor=user)
         ctx.progress("随机选派检查人员", done=1, total=2, force=True)
-        result = services.plan_assign(plan, actor=user, today=dt.date.fromisoformat(ctx.params["today"]))
+        result = assignment.plan_assign(plan, actor=user, today=dt.date.fromisoformat(ctx.params["today"]))
     except services.InspectionError as exc:
         raise JobError(str(exc)) from None
     ctx.progress("检查人员选派失败，未分配任何检查" if result.failures else "已抽取并选派检查人员", force=True)

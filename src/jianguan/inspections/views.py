@@ -21,7 +21,7 @@ from jianguan.core.access import can_write, has_role
 from jianguan.core.jobs import job_submit
 from jianguan.core.models import User
 from jianguan.core.views import timeline_context
-from jianguan.inspections import access, jobs, selectors, services
+from jianguan.inspections import access, assignment, draws, jobs, selectors, services
 from jianguan.inspections.forms import (
     ConflictForm,
     CorrectionForm,
@@ -147,12 +147,12 @@ def plan_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
             if not form.is_valid():
                 extra["randomness_form"] = form
                 raise services.InspectionError(_("请输入公开随机数"))
-            plan = services.plan_randomness_enter(plan, form.cleaned_data["value"], actor=user,
+            plan = draws.plan_randomness_enter(plan, form.cleaned_data["value"], actor=user,
                                                   source=form.cleaned_data["source"])
             messages.success(request, _("随机数已确认，可以抽取") if plan.randomness
                              else _("已录入，请另一名工作人员复核录入"))
         elif action == "assign":
-            result = services.plan_assign(plan, actor=user, today=_today())
+            result = assignment.plan_assign(plan, actor=user, today=_today())
             if result.failures:
                 messages.error(request, _("检查人员分配失败，未分配任何检查：见下方说明"))
             else:
@@ -177,7 +177,7 @@ def plan_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
 def _submit_plan_job(request: AuthedRequest, plan: InspectionPlan, action: str) -> HttpResponse:
     """Queue the freeze or the draw (with the inspector assignment) as a background job: a province plan takes
     minutes. The plan page then shows the job's progress. Refusals known now are shown at once."""
-    refusal = services.freeze_refusal(plan) if action == "freeze" else services.draw_refusal(plan)
+    refusal = draws.freeze_refusal(plan) if action == "freeze" else draws.draw_refusal(plan)
     if not refusal and selectors.plan_job_in_progress(plan) is not None:
         refusal = _("该计划已有正在执行的后台任务，请等待其完成")
     if refusal:

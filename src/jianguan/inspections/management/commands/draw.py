@@ -51,7 +51,7 @@ class Command(BaseCommand):
             code = verify_command(opts["dir"], self.stdout)  # type: ignore[arg-type]
             self.stdout.flush()
             sys.exit(code)
-        from jianguan.inspections import services
+        from jianguan.inspections import assignment, draws, services
         from jianguan.inspections.models import InspectionPlan
 
         if action == "list":
@@ -73,23 +73,23 @@ class Command(BaseCommand):
                 for path in export_to_dir(plan, opts["out"]):
                     self.stdout.write(str(path))
             elif action == "freeze":
-                plan = services.plan_freeze(plan, actor=_user(opts["user"]), today=_today(opts))
+                plan = draws.plan_freeze(plan, actor=_user(opts["user"]), today=_today(opts))
                 self.stdout.write(f"已冻结：{plan.candidates_count} 个候选，承诺值 {plan.commitment}")
             elif action == "randomness":
                 officers = opts["officer"]
                 if len(officers) > 2:
                     raise CommandError("最多两名录入人")
                 for username in officers:
-                    plan = services.plan_randomness_enter(plan, opts["value"], actor=_user(username),
+                    plan = draws.plan_randomness_enter(plan, opts["value"], actor=_user(username),
                                                           source=opts["source"])
                 self.stdout.write("随机数已确认" if plan.randomness else "已录入，待另一名工作人员复核")
             elif action in ("execute", "assign"):
                 user = _user(opts["user"])
                 if action == "execute":
-                    plan = services.plan_draw(plan, actor=user)
+                    plan = draws.plan_draw(plan, actor=user)
                     self.stdout.write(f"已抽取：{plan.selections_count} 个（事项-主体），合并为 {plan.visits_count}"
                                       f" 次检查，节省 {plan.visits_saved} 次")
-                result = services.plan_assign(plan, actor=user, today=_today(opts))
+                result = assignment.plan_assign(plan, actor=user, today=_today(opts))
                 if result.failures:
                     for f in result.failures:
                         self.stderr.write(f"分配失败 {f.task_id} [{f.constraint}] {f.message}")

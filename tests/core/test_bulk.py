@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from django.db import connection
 
-from jianguan.credit.bulk import PendingRead, Read, concurrent_reads, read_frames
+from jianguan.core.bulk import PendingRead, Read, concurrent_reads, read_frames
 from tests.registry.factories import create_entity
 
 pytestmark = pytest.mark.django_db
