@@ -194,17 +194,16 @@ def ensure_inspectors(total: int, demand: dict[tuple[str, str], int]) -> int:
     return len(wanted)
 
 
-def synthetic_classes() -> dict[int, str]:
-    from django.db import connection
+def synthetic_classes() -> Any:
+    """Each entity's class from its id (id mod 20: 0–3 A, 4–13 B, 14–17 C, 18–19 D), as the frame (id, cls) the
+    freeze accepts."""
+    import polars as pl
 
-    bins = "AAAABBBBBBBBBBCCCCDD"
-    out: dict[int, str] = {}
-    with connection.cursor() as cur:
-        cur.execute("SELECT id FROM registry_entity")
-        while rows := cur.fetchmany(100_000):
-            for (pk,) in rows:
-                out[pk] = bins[pk % 20]
-    return out
+    from jianguan.core.bulk import read_frame
+
+    ids = read_frame("SELECT id FROM registry_entity", [], {"id": pl.Int64})
+    bins = dict(enumerate("AAAABBBBBBBBBBCCCCDD"))
+    return ids.with_columns(cls=(pl.col("id") % 20).replace_strict(bins, return_dtype=pl.String))
 
 
 def main() -> None:
@@ -264,7 +263,7 @@ def main() -> None:
     mode = args.classes
     if mode == "auto":
         mode = "credit" if latest_month() is not None else "synthetic"
-    classes: dict[int, str] | None = None
+    classes: Any = None
     setup = {"classes_s": 0.0}
     if mode == "synthetic":
         t0 = time.perf_counter()

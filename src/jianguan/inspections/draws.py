@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
+import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from django.conf import settings
 from django.db import connection, transaction
@@ -23,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jianguan.core.audit import audit_record
+from jianguan.core.bulk import read_frame, write_models
 from jianguan.core.models import Division, User
 from jianguan.inspections.domain import draw as draw_domain
 from jianguan.inspections.models import (
@@ -45,25 +50,26 @@ Status = InspectionPlan.Status
 # Freeze: candidates per stratum, candidates.csv, manifest, commitment
 # ---------------------------------------------------------------------------------------------------------------
 
-def risk_classes_now() -> dict[int, str]:
-    """Latest risk class per entity from credit (entities never classified count as B)."""
+Classes = Mapping[int, str] | pl.DataFrame  # entity id → risk class, or a frame with columns id and cls
+
+
+def risk_classes_now() -> pl.DataFrame:
+    """Latest risk class per entity from credit as a frame (id, cls); entities never classified count as B."""
     try:
-        from jianguan.credit.selectors import risk_classes
+        from jianguan.credit.selectors import risk_class_frame
     except ImportError:  # the credit module is not installed in this build
-        return {}
-    return risk_classes()
+        return _classes_frame({})
+    return risk_class_frame()
+
+
+def _classes_frame(classes: Classes) -> pl.DataFrame:
+    if isinstance(classes, pl.DataFrame):
+        return classes.select(pl.col("id").cast(pl.Int64), pl.col("cls").cast(pl.String))
+    return pl.DataFrame({"id": list(classes), "cls": list(classes.values())}, schema={"id": pl.Int64, "cls": pl.String})
 
 
 def _read_frame(sql: str, params: list[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    """The rows of a SELECT as a DataFrame: through the credit module's bulk reader when it is installed (on
-    PostgreSQL a binary COPY into Arrow, no Python object per row), otherwise the cursor's rows."""
-    try:
-        from jianguan.core.bulk import read_frame
-    except ImportError:  # the credit module is not installed in this build
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        return pl.DataFrame(rows, schema=schema, orient="row")
+    """The rows of a SELECT as a DataFrame (on PostgreSQL a binary COPY into Arrow, no Python object per row)."""
     return read_frame(sql, params, schema)
 
 
@@ -91,7 +97,7 @@ class _Registry:
     type that some rule names."""
 
     entities: pl.DataFrame
-    usccs: list[str]  # entities' uscc column as Python strings, shared by every stratum's members (by `row`)
+    usccs: pl.Series  # entities' uscc column, shared by every stratum (its `rows` point into it)
     labels: dict[str, pl.Series]
     licences: dict[str, pl.Series]
     groups: list[tuple[str, str]]  # (risk class, county) of each value of the `group` column
@@ -99,7 +105,7 @@ class _Registry:
     prefixes: list[str]  # the scope read: a task with exactly this scope needs no scope filter
 
 
-def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: dict[int, str]) -> _Registry:
+def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Classes) -> _Registry:
     statuses = sorted({s for rule in rules for s in (rule.get("statuses") or [Entity.Status.ACTIVE])})
     where = " OR ".join(["division_id LIKE %s ESCAPE '\\'"] * len(prefixes))
     entities = _read_frame(
@@ -110,8 +116,7 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: di
          "status": pl.String})
     sections = pl.DataFrame(list(Industry.objects.values_list("code", "section")), orient="row",
                             schema={"industry": pl.String, "section": pl.String})
-    known = pl.DataFrame({"id": list(classes), "cls": list(classes.values())},
-                         schema={"id": pl.Int64, "cls": pl.String})
+    known = _classes_frame(classes)
     entities = (entities.join(sections, on="industry", how="left")
                 .join(known, on="id", how="left").with_columns(pl.col("cls").fill_null("B")))
     # Sorted once by (risk class, county, uscc), numbering the (risk class, county) pairs in order so that the sort
@@ -137,7 +142,7 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: di
             [Licence.Status.VALID, *wanted], {"id": pl.Int64, "code": pl.String})
         licences = {code: part["id"] for (code,), part in rows.partition_by("code", as_dict=True).items()}
     groups = [(cls, county) for _group, cls, county in pairs.iter_rows()]
-    return _Registry(entities, entities["uscc"].to_list(), labels, licences, groups, statuses, prefixes)
+    return _Registry(entities, entities["uscc"], labels, licences, groups, statuses, prefixes)
 
 
 def _holders(found: dict[str, pl.Series], codes: list[str]) -> pl.Series:
@@ -196,10 +201,20 @@ class FrozenStratum:
     county: str
     is_slice: bool
     ratio: Decimal
-    members: list[str]  # USCCs
+    rows: pl.Series  # the candidates as positions in `usccs` (UInt32), ascending: in uscc order
+    usccs: pl.Series  # the USCCs of the registry read, shared by every stratum of the freeze
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def members(self) -> list[str]:
+        """The candidates' USCCs, sorted."""
+        return self.usccs.gather(self.rows).to_list()
 
 
-def compute_strata(plan: InspectionPlan, *, today: dt.date, classes: dict[int, str] | None = None,
+def compute_strata(plan: InspectionPlan, *, today: dt.date, classes: Classes | None = None,
                    progress: Progress | None = None) -> list[FrozenStratum]:
     """The strata of a plan from the registry now (no writes). Raises `InspectionError` on unusable input.
 
@@ -254,22 +269,20 @@ def compute_strata(plan: InspectionPlan, *, today: dt.date, classes: dict[int, s
         if members_frame.height == 0:
             raise InspectionError(_("任务“%(t)s”的事项 %(code)s 在抽查范围内没有候选对象（请检查对象规则、范围和"
                                     "最短检查间隔）") % {"t": task.name, "code": item.code})
-        # one string object per entity for the whole plan, not one per candidate row (a province plan's ~200 items
-        # make some 85 million candidate rows out of 15 million entities)
-        rows = members_frame["row"].to_list()
-        usccs = list(map(registry.usccs.__getitem__, rows))
-        del rows
+        # positions into the registry frame, not strings: a province plan's ~200 items make some 85 million
+        # candidate rows out of 13 million entities (4 bytes each here)
+        rows = members_frame["row"]
         start = 0
         for run in members_frame["group"].rle().to_list():  # the frame is sorted by group: one run per stratum
             cls, county = registry.groups[run["value"]]
-            members = usccs[start:start + run["len"]]
+            members = rows.slice(start, run["len"])
             start += run["len"]
             if ratios_by_class[cls] > 0:
                 strata.append(FrozenStratum(stratum_key(task, item, cls, county, False), task, item, cls, county,
-                                            False, ratios_by_class[cls], members))
+                                            False, ratios_by_class[cls], members, registry.usccs))
             if cls == "A" and slice_ratio > 0:
                 strata.append(FrozenStratum(stratum_key(task, item, cls, county, True), task, item, cls, county,
-                                            True, slice_ratio, members))
+                                            True, slice_ratio, members, registry.usccs))
     if not strata:
         raise InspectionError(_("所有分层的抽查比例均为 0，没有可抽取的分层"))
     return strata
@@ -297,52 +310,176 @@ def draw_refusal(plan: InspectionPlan) -> str:
 
 
 def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
-                classes: dict[int, str] | None = None, progress: Progress | None = None) -> InspectionPlan:
+                classes: Classes | None = None, progress: Progress | None = None) -> InspectionPlan:
     """Freeze the candidates, write candidates.csv and the manifest, and publish the commitment (with its time)."""
     plan.refresh_from_db()
     refusal = freeze_refusal(plan)
     if refusal:
         raise InspectionError(refusal)
-    strata = compute_strata(plan, today=today, classes=classes, progress=progress)
-    try:
-        csv_bytes = draw_domain.candidates_csv({s.key: s.members for s in strata})
-        manifest = draw_domain.build_manifest(str(plan.pk), csv_bytes, {s.key: s.ratio for s in strata},
-                                              {s.key: len(s.members) for s in strata})
-        sha = manifest["candidates_sha256"]
-        commitment = draw_domain.commitment_of(manifest)
-    except draw_domain.DrawInputError as exc:
-        raise InspectionError(str(exc)) from None
+    strata = sorted(compute_strata(plan, today=today, classes=classes, progress=progress), key=lambda s: s.key)
     directory = plan_dir(plan)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "candidates.csv"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(csv_bytes)
+    try:
+        candidates = _Candidates.of(strata)
+        sha, rows = candidates.write_csv(path.with_suffix(".tmp"))
+        manifest = draw_domain.manifest_of(str(plan.pk), sha, rows, {s.key: s.ratio for s in strata},
+                                           {s.key: s.count for s in strata})
+        commitment = draw_domain.commitment_of(manifest)
+    except draw_domain.DrawInputError as exc:
+        path.with_suffix(".tmp").unlink(missing_ok=True)
+        raise InspectionError(str(exc)) from None
+    columns_sha256 = candidates.save(directory)
     now = timezone.now()
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
         if locked.status != Status.APPROVED:
             raise InspectionError(_("计划状态已变化，请刷新后重试"))
-        DrawStratum.objects.bulk_create([
-            DrawStratum(plan=locked, key=s.key, task=s.task, item=s.item, risk_class=s.risk_class, county=s.county,
-                        is_slice=s.is_slice, candidates=len(s.members), ratio=str(s.ratio),
-                        take=draw_domain.take_count(s.ratio, len(s.members)))
-            for s in strata], batch_size=1000)
-        tmp.replace(path)
+        write_models(DrawStratum, pl.DataFrame({
+            "plan_id": [locked.pk] * len(strata), "key": [s.key for s in strata],
+            "task_id": [s.task.pk for s in strata], "item_id": [s.item.pk for s in strata],
+            "risk_class": [s.risk_class for s in strata], "county": [s.county for s in strata],
+            "is_slice": [s.is_slice for s in strata], "candidates": [s.count for s in strata],
+            "ratio": [str(s.ratio) for s in strata],
+            "take": [draw_domain.take_count(s.ratio, s.count) for s in strata]},
+            schema_overrides={"plan_id": pl.Int64, "task_id": pl.Int64, "item_id": pl.Int64}))
+        path.with_suffix(".tmp").replace(path)
         locked.status = Status.FROZEN
         locked.frozen_at = now
         locked.candidates_path = str(path.relative_to(Path(settings.MEDIA_ROOT)))
         locked.candidates_sha256 = sha
-        locked.candidates_count = sum(len(s.members) for s in strata)
+        locked.candidates_count = rows
+        locked.columns_sha256 = columns_sha256
         locked.manifest_json = canonical(manifest)
         locked.commitment = commitment
         locked.commitment_published_at = now
         locked.save()
         audit_record(locked, "status:frozen", actor=actor, before={"status": Status.APPROVED},
                      after={"status": Status.FROZEN, "commitment": commitment, "candidates_sha256": sha,
-                            "strata": len(strata), "candidates": locked.candidates_count},
+                            "strata": len(strata), "candidates": rows},
                      reason=_("冻结候选名单并公开承诺值"))
     plan.refresh_from_db()
     return plan
+
+
+CSV_CHUNK_ROWS = 2_000_000  # rows of candidates.csv formatted at once (≈ 100 MB of text)
+INDEX_FILE = "candidates.index.arrow"  # (stratum number, position in the USCC file) per row of candidates.csv
+USCC_FILE = "candidates.usccs.arrow"  # the USCCs the positions point into
+
+
+@dataclass
+class _Candidates:
+    """The frozen candidates in columns: `strata` (the stratum names, sorted), `index` (per row of candidates.csv,
+    in its order: `sid`, the position of its stratum in `strata`, and `row`, the position of its USCC in `usccs`).
+
+    At province scale candidates.csv has some 85 million rows (≈ 4 GB) made of 13 million distinct USCCs; held
+    like this they take 8 bytes a row, and the draw hashes each distinct USCC once instead of once per row. The
+    freeze writes these columns next to candidates.csv from the same data, in the same step, and records their
+    SHA-256 with the plan (`save`); the draw reads them when they still have it (`load`), otherwise it parses
+    candidates.csv itself (slower: a 4 GB text file)."""
+
+    strata: pl.Series
+    index: pl.DataFrame
+    usccs: pl.Series
+
+    @classmethod
+    def of(cls, strata: list[FrozenStratum]) -> _Candidates:
+        """From the strata of a freeze, sorted by name (their rows are already in uscc order)."""
+        for s in strata:
+            draw_domain._check_key(s.key)
+        usccs = strata[0].usccs if strata else pl.Series("uscc", [], dtype=pl.String)
+        bad = usccs.filter(usccs.str.contains(r'[,"\r\n]') | (usccs.str.len_bytes() == 0))
+        if len(bad):
+            draw_domain._check_key(bad[0], next(s.key for s in strata if bad[0] in s.members))
+        counts = [s.count for s in strata]
+        sid = _repeat_index(counts)
+        rows = pl.concat([s.rows for s in strata], rechunk=True) if strata else pl.Series([], dtype=pl.UInt32)
+        return cls(pl.Series("stratum", [s.key for s in strata], dtype=pl.String),
+                   pl.DataFrame({"sid": sid, "row": rows.cast(pl.UInt32)}), usccs)
+
+    def csv_chunks(self) -> Iterator[bytes]:
+        """candidates.csv in pieces, in order: the header, then `stratum,uscc` lines, `\\n`-terminated. Two pieces
+        are formatted at once (Polars works without the GIL), so both cores work."""
+        yield b"stratum,uscc\n"
+
+        def text(chunk: pl.DataFrame) -> bytes:
+            buffer = io.BytesIO()
+            pl.DataFrame({"stratum": self.strata.gather(chunk["sid"]), "uscc": self.usccs.gather(chunk["row"])}
+                         ).write_csv(buffer, include_header=False, quote_style="never", line_terminator="\n")
+            return buffer.getvalue()
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            yield from pool.map(text, self.index.iter_slices(CSV_CHUNK_ROWS))
+
+    def write_csv(self, path: Path) -> tuple[str, int]:
+        """Write candidates.csv; its SHA-256 and number of rows (without the header)."""
+        digest = hashlib.sha256()
+        with path.open("wb") as out:
+            for piece in self.csv_chunks():
+                digest.update(piece)
+                out.write(piece)
+        return digest.hexdigest(), self.index.height
+
+    def save(self, directory: Path) -> str:
+        """Write the columns next to candidates.csv; the SHA-256 of both files together, for `load`."""
+        self.index.write_ipc(directory / INDEX_FILE)
+        self.usccs.to_frame("uscc").write_ipc(directory / USCC_FILE)
+        return _files_sha256(directory / INDEX_FILE, directory / USCC_FILE)
+
+    @classmethod
+    def load(cls, plan: InspectionPlan, strata: list[dict[str, Any]]) -> _Candidates:
+        """The committed candidates of a frozen plan. Raises `InspectionError` when candidates.csv no longer has
+        the SHA-256 recorded at the freeze (the published file must stay verifiable)."""
+        path = _candidates_path(plan)
+        with path.open("rb") as f:
+            if hashlib.file_digest(f, "sha256").hexdigest() != plan.candidates_sha256:
+                raise InspectionError(_("候选名单文件与冻结时的 SHA-256 不一致，文件可能被篡改"))
+        names = pl.Series("stratum", [s["stratum"] for s in strata], dtype=pl.String)
+        directory = plan_dir(plan)
+        files = directory / INDEX_FILE, directory / USCC_FILE
+        if plan.columns_sha256 and all(p.exists() for p in files) and _files_sha256(*files) == plan.columns_sha256:
+            return cls(names, pl.read_ipc(files[0]), pl.read_ipc(files[1])["uscc"])
+        return cls.parse(path, names)
+
+    @classmethod
+    def parse(cls, path: Path, names: pl.Series) -> _Candidates:
+        """From candidates.csv itself; its strata must be the manifest's, in order."""
+        frame = pl.read_csv(path, schema={"stratum": pl.String, "uscc": pl.String}, has_header=True)
+        runs = frame["stratum"].rle()
+        if runs.struct.field("value").to_list() != names.to_list():
+            raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": "…"})
+        usccs = frame["uscc"].unique(maintain_order=True)
+        positions = pl.DataFrame({"uscc": usccs, "row": pl.Series(range(len(usccs)), dtype=pl.UInt32)})
+        index = (frame.select(pl.col("stratum").rle_id().cast(pl.UInt32).alias("sid"), "uscc")
+                 .join(positions, on="uscc", how="left", maintain_order="left").select("sid", "row"))
+        return cls(names, index, usccs)
+
+    def counts(self) -> list[int]:
+        """Rows per stratum."""
+        found = self.index["sid"].value_counts().sort("sid")
+        out = [0] * len(self.strata)
+        for sid, n in found.iter_rows():
+            out[sid] = n
+        return out
+
+
+def _files_sha256(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
+    return digest.hexdigest()
+
+
+def _repeat_index(counts: list[int]) -> pl.Series:
+    """0 repeated counts[0] times, 1 counts[1] times, … (UInt32)."""
+    return pl.Series("sid", np.repeat(np.arange(len(counts), dtype=np.uint32), counts), dtype=pl.UInt32)
+
+
+def _candidates_path(plan: InspectionPlan) -> Path:
+    if not plan.candidates_path:
+        raise InspectionError(_("计划尚未冻结，没有候选名单"))
+    return Path(settings.MEDIA_ROOT) / plan.candidates_path
 
 
 def canonical(obj: Any) -> str:
@@ -351,9 +488,7 @@ def canonical(obj: Any) -> str:
 
 def candidates_bytes(plan: InspectionPlan) -> bytes:
     """The frozen candidates.csv, checked against the SHA-256 in the database."""
-    if not plan.candidates_path:
-        raise InspectionError(_("计划尚未冻结，没有候选名单"))
-    data = (Path(settings.MEDIA_ROOT) / plan.candidates_path).read_bytes()
+    data = _candidates_path(plan).read_bytes()
     if hashlib.sha256(data).hexdigest() != plan.candidates_sha256:
         raise InspectionError(_("候选名单文件与冻结时的 SHA-256 不一致，文件可能被篡改"))
     return data
@@ -416,35 +551,6 @@ def plan_randomness_reset_pending(plan: InspectionPlan, *, actor: User, reason: 
 # Draw, merge into visits
 # ---------------------------------------------------------------------------------------------------------------
 
-def parse_candidates(data: bytes, strata: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """candidates.csv back into {stratum: [uscc, …]}, using the manifest's strata (sorted, with their counts).
-
-    The rows of a stratum are one block (sorted by stratum) that ends where the next stratum's first row
-    starts; a line starts with its stratum name and a comma, and neither a name nor a uscc holds a comma or a
-    newline, so the block boundary and the split below are exact — done by `str.find`/`str.split`, not per line.
-    """
-    text = data.decode("utf-8")
-    header = "stratum,uscc\n"
-    pos = len(header) if text.startswith(header) else -1
-    out: dict[str, list[str]] = {}
-    for index, entry in enumerate(strata):
-        name = entry["stratum"]
-        if pos < 0 or not text.startswith(name + ",", pos):
-            raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": name})
-        end = len(text)
-        if index + 1 < len(strata):
-            end = text.find("\n" + strata[index + 1]["stratum"] + ",", pos) + 1
-        block = text[pos + len(name) + 1:end - 1]
-        usccs = block.split("\n" + name + ",")
-        if end <= pos or len(usccs) != entry["candidates"] or "\n" in usccs[-1]:
-            raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": name})
-        out[name] = usccs
-        pos = end
-    if pos != len(text):
-        raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": "…"})
-    return out
-
-
 # Entities no longer in business are replaced by alternates; a suspended one (歇业) stays drawn and its result
 # will say so (已关闭停业或正在组织清算).
 GONE = (Entity.Status.CANCELLED, Entity.Status.REVOKED, Entity.Status.MOVED_OUT)
@@ -472,6 +578,65 @@ def _deregistered(draws: list[draw_domain.StratumDraw]) -> tuple[set[str], dict[
     return gone, {u: row[1] for u, row in found.items()}
 
 
+def _tickets(seed: str, usccs: pl.Series) -> pl.DataFrame:
+    """`ticket` (sha256_hex(seed + ":" + uscc)) and `t60` (its first 60 bits as an integer, which order as the
+    tickets do, ties aside) of each USCC: hashed in Rust on every core, 13 million in a few seconds."""
+    import polars_hash  # noqa: F401  (registers the `chash` namespace)
+
+    return (usccs.to_frame("uscc").lazy()
+            .select((pl.lit(seed + ":") + pl.col("uscc")).chash.sha2_256().alias("ticket"))  # type: ignore[attr-defined]
+            .with_columns(pl.col("ticket").str.slice(0, 15).str.to_integer(base=16).alias("t60"))
+            .collect(engine="streaming"))
+
+
+def _keep_below(take: int, count: int) -> int:
+    """A 60-bit ticket bound under which a stratum's `take` lowest tickets almost surely lie (tickets are uniform):
+    the expected number below it is take + 2·√take + 4, so about take + 2√take + 4 rows of the stratum survive the
+    first cut instead of all of them. A stratum that falls short is drawn again with every row (`complete`)."""
+    if count <= 64:
+        return 1 << 60
+    return min(1 << 60, math.ceil((take + 2 * math.sqrt(take) + 4) / count * (1 << 60)))
+
+
+def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]], tickets: pl.DataFrame,
+                 complete: set[int]) -> list[draw_domain.StratumDraw]:
+    """Every stratum drawn as `domain.draw.draw_stratum` does (the lowest `take` tickets selected, the following
+    ones its alternates, in order), from the tickets of the distinct USCCs: the selected are exact; the alternates
+    kept are a prefix of the stratum's (all of them for the strata in `complete`)."""
+    takes = [draw_domain.take_count(Decimal(m["ratio"]), m["candidates"]) for m in meta]
+    bound = pl.Series([1 << 60 if sid in complete else _keep_below(take, m["candidates"])
+                       for sid, (take, m) in enumerate(zip(takes, meta, strict=True))], dtype=pl.Int64)
+    sid, row = candidates.index["sid"], candidates.index["row"]
+    kept = candidates.index.filter(tickets["t60"].gather(row) < bound.gather(sid))
+    found = kept["sid"].value_counts()
+    enough = set(found.filter(pl.col("count") >= pl.Series([takes[i] for i in found["sid"]]))["sid"].to_list())
+    short = [i for i in range(len(meta)) if i not in enough]
+    if short:  # the first cut left fewer than `take` rows: those strata with every row
+        kept = pl.concat([kept.filter(~pl.col("sid").is_in(short)),
+                          candidates.index.filter(pl.col("sid").is_in(short))])
+    kept = (kept.with_columns(tickets["ticket"].gather(kept["row"]).alias("ticket"),
+                              candidates.usccs.gather(kept["row"]).alias("uscc"))
+            .sort(["sid", "ticket"]))
+    complete = complete | set(short) | {i for i, m in enumerate(meta) if _keep_below(takes[i], m["candidates"])
+                                        == 1 << 60}
+    sids, usccs, ticks = kept["sid"].to_list(), kept["uscc"].to_list(), kept["ticket"].to_list()
+    draws = []
+    start = 0
+    for i, m in enumerate(meta):
+        end = start
+        while end < len(sids) and sids[end] == i:
+            end += 1
+        pairs = tuple(zip(usccs[start:end], ticks[start:end], strict=True))
+        take = takes[i]
+        if i in complete and len(pairs) != m["candidates"]:
+            raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": m["stratum"]})
+        draws.append(draw_domain.StratumDraw(stratum=m["stratum"], candidates=m["candidates"],
+                                             ratio=Decimal(m["ratio"]), take=take, selected=pairs[:take],
+                                             alternates=pairs[take:]))
+        start = end
+    return draws
+
+
 def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     """Draw every stratum with the committed candidates and the confirmed randomness, replace deregistered
     entities by alternates, store the selections and merge them into visits. Once only."""
@@ -479,22 +644,25 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     refusal = draw_refusal(plan)
     if refusal:
         raise InspectionError(refusal)
-    data = candidates_bytes(plan)
     manifest = json.loads(plan.manifest_json)
     if draw_domain.commitment_of(manifest) != plan.commitment:
         raise InspectionError(_("清单与已公开的承诺值不一致，拒绝抽取"))
-    members = parse_candidates(data, manifest["strata"])
-    ratios = {s["stratum"]: Decimal(s["ratio"]) for s in manifest["strata"]}
+    meta = manifest["strata"]
+    candidates = _Candidates.load(plan, meta)
+    if candidates.counts() != [m["candidates"] for m in meta]:
+        raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": "…"})
     seed = draw_domain.seed_of(plan.commitment, plan.randomness)
-    draws = draw_domain.draw_all(seed, {k: (members[k], r) for k, r in ratios.items()})
+    tickets = _tickets(seed, candidates.usccs)
+    draws = _draw_strata(seed, candidates, meta, tickets, set())
     deregistered, ids = _deregistered(draws)
     try:
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
-    except draw_domain.DrawInputError:  # kept alternates exhausted: draw again keeping every alternate
-        draws = draw_domain.draw_all(seed, {k: (members[k], r) for k, r in ratios.items()}, alternates=None)
+    except draw_domain.DrawInputError:  # kept alternates exhausted: those strata again with every alternate
+        short = {i for i, d in enumerate(draws) if any(u in deregistered for u, _t in d.selected)}
+        draws = _draw_strata(seed, candidates, meta, tickets, short)
         deregistered, ids = _deregistered(draws)
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
-    del members
+    del candidates, tickets
     draw_doc = draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used)
     replaced_by = {(u["stratum"], u["by"]): u["replaced"] for u in used if u["by"]}
     strata = {s.key: s for s in plan.strata.select_related("task", "item")}
@@ -502,68 +670,75 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
         if locked.seed:
             raise InspectionError(_("计划已经抽取，承诺公开后不能重新抽取；如需更正请创建新版本"))
-        selections = [DrawSelection(plan=locked, stratum=strata[e["stratum"]], entity_id=ids[e["uscc"]],
-                                    uscc=e["uscc"], ticket=e["ticket"],
-                                    replaced_uscc=replaced_by.get((e["stratum"], e["uscc"]), ""))
-                      for e in effective]
-        DrawSelection.objects.bulk_create(selections, batch_size=2000)
+        selections = pl.DataFrame({
+            "plan_id": [locked.pk] * len(effective),
+            "stratum_id": [strata[e["stratum"]].pk for e in effective],
+            "entity_id": [ids[e["uscc"]] for e in effective],
+            "uscc": [e["uscc"] for e in effective], "ticket": [e["ticket"] for e in effective],
+            "replaced_uscc": [replaced_by.get((e["stratum"], e["uscc"]), "") for e in effective]},
+            schema={"plan_id": pl.Int64, "stratum_id": pl.Int64, "entity_id": pl.Int64, "uscc": pl.String,
+                    "ticket": pl.String, "replaced_uscc": pl.String})
+        write_models(DrawSelection, selections)
         locked.seed = seed
         locked.drawn_at = timezone.now()
         locked.draw_json = canonical(draw_doc)
-        locked.selections_count = len(selections)
+        locked.selections_count = selections.height
         locked.status = Status.DRAWN
         locked.save()
-        merged = _merge_into_visits(locked, selections)
+        merged = _merge_into_visits(locked, selections, strata)
         audit_record(locked, "status:drawn", actor=actor, before={"status": Status.FROZEN},
-                     after={"status": Status.DRAWN, "seed": seed, "selected": len(selections),
+                     after={"status": Status.DRAWN, "seed": seed, "selected": selections.height,
                             "alternates_used": len(used), "visits": merged[0], "visits_saved": merged[1]},
                      reason=_("按公开随机数抽取检查对象并合并联合检查"))
     plan.refresh_from_db()
     return plan
 
 
-def _merge_into_visits(plan: InspectionPlan, selections: list[DrawSelection]) -> tuple[int, int]:
-    """Entities drawn by several tasks with overlapping periods get one visit carrying all their items."""
-    by_entity: dict[int, list[DrawSelection]] = defaultdict(list)
-    for sel in selections:
-        by_entity[sel.entity_id].append(sel)
-    separate = len({(sel.entity_id, sel.stratum.task_id) for sel in selections})
-    visits: list[tuple[Visit, list[DrawSelection]]] = []
+def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame,
+                       strata: dict[str, DrawStratum]) -> tuple[int, int]:
+    """Entities drawn by several tasks with overlapping periods get one visit carrying all their items.
+
+    `selections` (stratum_id, entity_id, in stratum then ticket order) as stored; the visits are numbered in
+    entity id order and written, with their items, in bulk (COPY on PostgreSQL)."""
+    by_id = {s.pk: s for s in strata.values()}
+    by_entity: dict[int, list[DrawStratum]] = defaultdict(list)
+    for stratum_id, entity_id in zip(selections["stratum_id"].to_list(), selections["entity_id"].to_list(),
+                                     strict=True):
+        by_entity[entity_id].append(by_id[stratum_id])
+    separate = sum(len({st.task_id for st in sts}) for sts in by_entity.values())
+    visits: list[tuple[int, str, dt.date, dt.date]] = []  # entity, number, period
+    items: dict[tuple[str, int, int], list[Any]] = {}  # (visit number, task, item) → VisitItem columns
     seq = 0
     for entity_id in sorted(by_entity):
-        sels = sorted(by_entity[entity_id], key=lambda s: (s.stratum.task.period_start, s.stratum.task_id))
-        clusters: list[tuple[dt.date, dt.date, list[DrawSelection]]] = []
-        for sel in sels:
-            t = sel.stratum.task
+        sts = sorted(by_entity[entity_id], key=lambda s: (s.task.period_start, s.task_id))
+        clusters: list[tuple[dt.date, dt.date, list[DrawStratum]]] = []
+        for st in sts:
+            t = st.task
             if clusters and t.period_start <= clusters[-1][1] and t.period_end >= clusters[-1][0]:
                 start, end, members = clusters[-1]
-                clusters[-1] = (max(start, t.period_start), min(end, t.period_end), [*members, sel])
+                clusters[-1] = (max(start, t.period_start), min(end, t.period_end), [*members, st])
             else:
-                clusters.append((t.period_start, t.period_end, [sel]))
+                clusters.append((t.period_start, t.period_end, [st]))
         for start, end, members in clusters:
             seq += 1
-            visits.append((Visit(plan=plan, unit_id=plan.unit_id, entity_id=entity_id,
-                                 number=f"{plan.year}-{plan.pk:04d}-{seq:05d}", period_start=start,
-                                 period_end=end), members))
-    Visit.objects.bulk_create([v for v, _m in visits], batch_size=2000)
-    if not visits or visits[0][0].pk is None:  # backends that do not return ids from bulk_create
-        pks = dict(Visit.objects.filter(plan=plan).values_list("number", "pk"))
-        for v, _m in visits:
-            v.pk = pks[v.number]
-    rows: dict[tuple[int, int, int], VisitItem] = {}
-    for visit, members in visits:
-        for sel in members:
-            st = sel.stratum
-            key = (visit.pk, st.task_id, st.item_id)
-            if key in rows:  # drawn in both the A stratum and the A control slice of the same item
-                rows[key].is_slice = rows[key].is_slice or st.is_slice
-                continue
-            rows[key] = VisitItem(visit_id=visit.pk, task_id=st.task_id, item_id=st.item_id, stratum_id=st.pk,
-                                  risk_class=st.risk_class, is_slice=st.is_slice)
-    VisitItem.objects.bulk_create(list(rows.values()), batch_size=2000)
+            number = f"{plan.year}-{plan.pk:04d}-{seq:05d}"
+            visits.append((entity_id, number, start, end))
+            for st in members:
+                key = (number, st.task_id, st.item_id)
+                if key in items:  # drawn in both the A stratum and the A control slice of the same item
+                    items[key][-1] = items[key][-1] or st.is_slice
+                    continue
+                items[key] = [number, st.task_id, st.item_id, st.pk, st.risk_class, st.is_slice]
+    write_models(Visit, pl.DataFrame(visits, orient="row", schema={
+        "entity_id": pl.Int64, "number": pl.String, "period_start": pl.Date, "period_end": pl.Date})
+        .with_columns(plan_id=pl.lit(plan.pk, pl.Int64), unit_id=pl.lit(plan.unit_id, pl.Int64)))
+    ids = read_frame(f"SELECT number, id FROM {_table(Visit)} WHERE plan_id = %s",  # noqa: S608
+                     [plan.pk], {"number": pl.String, "visit_id": pl.Int64})
+    rows = pl.DataFrame(list(items.values()), orient="row", schema={
+        "number": pl.String, "task_id": pl.Int64, "item_id": pl.Int64, "stratum_id": pl.Int64,
+        "risk_class": pl.String, "is_slice": pl.Boolean})
+    write_models(VisitItem, rows.join(ids, on="number", how="left", maintain_order="left").drop("number"))
     plan.visits_count = len(visits)
     plan.visits_saved = max(0, separate - len(visits))
     plan.save(update_fields=["visits_count", "visits_saved"])
     return len(visits), plan.visits_saved
-
-

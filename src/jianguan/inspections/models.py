@@ -131,6 +131,8 @@ class InspectionPlan(models.Model):
     candidates_path = models.CharField(_("候选名单文件"), max_length=255, blank=True)
     candidates_sha256 = models.CharField(_("候选名单SHA-256"), max_length=64, blank=True)
     candidates_count = models.PositiveIntegerField(_("候选行数"), default=0)
+    # SHA-256 of the columnar copy of the candidates the draw reads (draws._Candidates), written by the freeze
+    columns_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     manifest_json = models.TextField(_("清单（manifest）"), blank=True)
     commitment = models.CharField(_("承诺值"), max_length=64, blank=True, db_index=True)
     commitment_published_at = models.DateTimeField(_("承诺公开时间"), null=True, blank=True)

@@ -38,6 +38,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from jianguan.core.audit import AuditEvent, audit_record_many
+from jianguan.core.bulk import MissingColumn, fill_value
 from jianguan.core.models import Division
 from jianguan.registry.models import AnnualReport, Entity, EntityLabel, Industry, Label, Licence, Premises
 from jianguan.synth.registry import TABLES, RegistryChunk, SynthError
@@ -157,15 +158,10 @@ def _max_id(model: type[models.Model]) -> int:
 
 def _fill_value(field: models.Field, now: dt.datetime) -> Any:
     """What to put in a model column the generator does not produce (columns added to the models later)."""
-    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return now
-    if field.has_default():
-        return field.get_default()
-    if field.null:
-        return None
-    if field.blank and isinstance(field, models.CharField | models.TextField):
-        return ""
-    raise SynthError(f"{field.model._meta.label} 的字段 {field.attname} 没有默认值，合成数据无法填写")
+    try:
+        return fill_value(field, now)
+    except MissingColumn:
+        raise SynthError(f"{field.model._meta.label} 的字段 {field.attname} 没有默认值，合成数据无法填写") from None
 
 
 class DatabaseSink:

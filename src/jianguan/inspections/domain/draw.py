@@ -149,20 +149,28 @@ def build_manifest(
     plan_id: str, csv_bytes: bytes, ratios: Mapping[str, Decimal], counts: Mapping[str, int]
 ) -> dict[str, Any]:
     """The manifest committed to before the randomness is known; strata sorted by stratum."""
+    if not csv_bytes.startswith(b"stratum,uscc\n"):
+        raise DrawInputError("candidates.csv 的表头必须是 stratum,uscc（candidates.csv must start with the header）")
+    return manifest_of(plan_id, sha256_hex(csv_bytes), csv_bytes.count(b"\n") - 1, ratios, counts)
+
+
+def manifest_of(
+    plan_id: str, candidates_sha256: str, rows: int, ratios: Mapping[str, Decimal], counts: Mapping[str, int]
+) -> dict[str, Any]:
+    """The manifest of a candidates.csv known by its SHA-256 and its number of rows (without the header): for a
+    file written and hashed in pieces, too large to hold in memory at once."""
     if set(ratios) != set(counts):
         missing = sorted(set(ratios) ^ set(counts))
         raise DrawInputError(f"比例与候选数的分层不一致（strata of ratios and counts differ）：{', '.join(missing)}")
     if not ratios:
         raise DrawInputError("抽查计划没有任何分层（the plan has no strata）")
-    if not csv_bytes.startswith(b"stratum,uscc\n"):
-        raise DrawInputError("candidates.csv 的表头必须是 stratum,uscc（candidates.csv must start with the header）")
+    _check_hex("candidates_sha256", candidates_sha256)
     strata = []
     for stratum in sorted(ratios):
         count = counts[stratum]
         if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
             raise DrawInputError(f"分层 {stratum} 没有候选对象（stratum {stratum} has no candidates）")
         strata.append({"stratum": stratum, "candidates": count, "ratio": ratio_text(ratios[stratum])})
-    rows = csv_bytes.count(b"\n") - 1
     if rows != sum(counts.values()):
         raise DrawInputError(
             f"candidates.csv 有 {rows} 行，各分层候选数合计 {sum(counts.values())}"
@@ -171,7 +179,7 @@ def build_manifest(
     return {
         "algorithm": ALGORITHM,
         "plan": plan_id,
-        "candidates_sha256": sha256_hex(csv_bytes),
+        "candidates_sha256": candidates_sha256,
         "strata": strata,
     }
 

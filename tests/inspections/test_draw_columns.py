@@ -1,0 +1,134 @@
+"""The draw at scale (`inspections.draws`): candidates held as columns, tickets hashed once per USCC, a first cut by
+ticket bound. It must give exactly what the protocol's reference implementation (`domain.draw`) gives."""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from tests.inspections.conftest import TODAY, make_plan
+
+SEED = "5" * 64
+# (size, ratio): a stratum of one, small ones kept whole, and larger ones cut by the ticket bound
+SHAPES = [(1, "1"), (3, "0.5"), (64, "0.01"), (65, "0.3"), (500, "0.002"), (2000, "0.005"), (1500, "1"),
+          (800, "0.05")]
+
+
+def _columns(shapes=SHAPES, seed=7):
+    """FrozenStratum-like strata over one shared USCC column, and the same as plain lists."""
+    from jianguan.inspections.draws import FrozenStratum
+
+    rng = random.Random(seed)
+    pool = sorted({f"91371003{rng.randrange(10**10):010d}" for _ in range(6000)})
+    usccs = pl.Series("uscc", pool)
+    strata = []
+    for n, (size, ratio) in enumerate(shapes):
+        rows = sorted(rng.sample(range(len(pool)), size))
+        strata.append(FrozenStratum(f"T1:ITEM-{n:02d}:B:371003", None, None, "B", "371003", False, Decimal(ratio),
+                                    pl.Series(rows, dtype=pl.UInt32), usccs))
+    return strata
+
+
+def _meta(strata):
+    return [{"stratum": s.key, "candidates": s.count, "ratio": str(s.ratio)} for s in strata]
+
+
+def test_candidates_csv_written_from_columns_is_byte_identical_to_the_reference_writer(tmp_path):
+    from jianguan.inspections import draws
+    from jianguan.inspections.domain import draw as draw_domain
+
+    strata = _columns()
+    candidates = draws._Candidates.of(strata)
+    sha, rows = candidates.write_csv(tmp_path / "candidates.csv")
+    expected = draw_domain.candidates_csv({s.key: s.members for s in strata})
+    assert (tmp_path / "candidates.csv").read_bytes() == expected
+    assert sha == draw_domain.sha256_hex(expected)
+    assert rows == sum(s.count for s in strata)
+
+
+@pytest.mark.parametrize("cut", ["bound", "short"])
+def test_the_column_draw_selects_exactly_what_the_reference_draw_selects(cut, monkeypatch):
+    """Selected entities equal the reference's; the alternates kept are a prefix of the reference's, and all of
+    them where the first cut fell short (forced here with a bound that keeps almost nothing)."""
+    from jianguan.inspections import draws
+    from jianguan.inspections.domain import draw as draw_domain
+
+    if cut == "short":
+        monkeypatch.setattr(draws, "_keep_below", lambda take, count: 1 << 40)
+    strata = _columns()
+    candidates = draws._Candidates.of(strata)
+    got = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs), set())
+    for s, mine in zip(strata, got, strict=True):
+        ref = draw_domain.draw_stratum(SEED, s.key, s.members, s.ratio, alternates=None)
+        assert (mine.stratum, mine.candidates, mine.take, mine.selected) == (ref.stratum, ref.candidates, ref.take,
+                                                                            ref.selected)
+        assert mine.alternates == ref.alternates[:len(mine.alternates)]
+        if cut == "short" or s.count <= 64:
+            assert mine.alternates_complete and mine.alternates == ref.alternates
+        elif mine.take < s.count:  # the first cut kept a few alternates, not the whole stratum
+            assert 0 < len(mine.alternates) < s.count - mine.take
+    complete = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs), {5})
+    ref = draw_domain.draw_stratum(SEED, strata[5].key, strata[5].members, strata[5].ratio, alternates=None)
+    assert complete[5].alternates == ref.alternates and complete[5].alternates_complete
+
+
+def test_tickets_are_the_protocols():
+    from jianguan.inspections import draws
+    from jianguan.inspections.domain import draw as draw_domain
+
+    usccs = pl.Series("uscc", ["91371003MA3C5XKU4N", "92371081MA3MX5GP2H", "统一代码"])
+    tickets = draws._tickets(SEED, usccs)
+    assert tickets["ticket"].to_list() == [draw_domain.ticket(SEED, u) for u in usccs]
+    assert tickets["t60"].to_list() == [int(draw_domain.ticket(SEED, u)[:15], 16) for u in usccs]
+
+
+def test_the_draw_reads_candidates_csv_itself_when_its_columns_are_missing_or_do_not_match(
+        org, staff, food_world, settings):
+    from jianguan.inspections import draws
+    from jianguan.inspections.services import InspectionError
+
+    plan = draws.plan_freeze(make_plan(org, staff, ratios={"B": "0.25"}), actor=staff.handler, today=TODAY)
+    meta = json.loads(plan.manifest_json)["strata"]
+    directory = draws.plan_dir(plan)
+
+    def rows(candidates):
+        return list(zip(candidates.strata.gather(candidates.index["sid"]).to_list(),
+                        candidates.usccs.gather(candidates.index["row"]).to_list(), strict=True))
+
+    kept = draws._Candidates.load(plan, meta)
+    expected = [tuple(line.split(",")) for line in draws.candidates_bytes(plan).decode().splitlines()[1:]]
+    assert rows(kept) == expected and kept.counts() == [m["candidates"] for m in meta]
+    assert plan.columns_sha256
+    # columns that are not the ones the freeze wrote are not used: one USCC changed
+    usccs = kept.usccs.to_list()
+    usccs[int(kept.index["row"][0])] = "91371003000000000X"
+    pl.DataFrame({"uscc": usccs}).write_ipc(directory / draws.USCC_FILE)
+    assert rows(draws._Candidates.load(plan, meta)) == expected
+    (directory / draws.USCC_FILE).unlink()
+    assert rows(draws._Candidates.load(plan, meta)) == expected
+    # and candidates.csv itself must still be the committed one
+    path = directory / "candidates.csv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n", 1))
+    with pytest.raises(InspectionError, match="SHA-256 不一致"):
+        draws._Candidates.load(plan, meta)
+
+
+def test_rows_written_in_bulk_get_the_defaults_save_would_give_them(org, staff, food_world):
+    """`core.bulk.write_models` fills the columns a frame leaves out as `save()` would."""
+    from jianguan.core.bulk import MissingColumn, write_models
+    from jianguan.inspections.models import Visit
+
+    plan = make_plan(org, staff)
+    entity = food_world["food"][0]
+    write_models(Visit, pl.DataFrame({"plan_id": [plan.pk], "unit_id": [org.wendeng.pk], "entity_id": [entity.pk],
+                                      "number": ["B-1"], "period_start": [TODAY], "period_end": [TODAY]}))
+    visit = Visit.objects.get(number="B-1")
+    assert (visit.status, visit.summary, visit.visit_date) == (Visit.Status.UNASSIGNED, "", None)
+    with pytest.raises(MissingColumn, match="number"):  # NOT NULL, no default
+        write_models(Visit, pl.DataFrame({"plan_id": [plan.pk], "unit_id": [org.wendeng.pk],
+                                          "entity_id": [entity.pk], "period_start": [TODAY],
+                                          "period_end": [TODAY]}))
