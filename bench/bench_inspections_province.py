@@ -229,6 +229,11 @@ def main() -> None:
     import django
 
     django.setup()
+    import logging
+
+    logging.basicConfig(format="%(name)s: %(message)s")
+    for name in ("jianguan.inspections.draws", "jianguan.inspections.assignment"):
+        logging.getLogger(name).setLevel(logging.INFO)  # the phases of each step
     from django.db import connection
 
     from jianguan.core.models import Department, Division, Unit, User

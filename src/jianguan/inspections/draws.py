@@ -9,7 +9,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import math
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,23 @@ from jianguan.inspections.services import InspectionError, _ratio, target_rule_e
 from jianguan.registry.models import Entity, EntityLabel, Industry, Label, Licence
 
 Status = InspectionPlan.Status
+log = logging.getLogger(__name__)
+
+
+class _Laps:
+    """Wall seconds of the phases of a freeze or a draw, logged at the end: where a province plan spends its time."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.mark = what, time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = now - self.mark
+        self.mark = now
+
+    def log(self) -> None:
+        log.info("%s: %s", self.what, " ".join(f"{k}={v:.2f}s" for k, v in self.laps.items()))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -215,7 +234,7 @@ class FrozenStratum:
 
 
 def compute_strata(plan: InspectionPlan, *, today: dt.date, classes: Classes | None = None,
-                   progress: Progress | None = None) -> list[FrozenStratum]:
+                   progress: Progress | None = None, laps: _Laps | None = None) -> list[FrozenStratum]:
     """The strata of a plan from the registry now (no writes). Raises `InspectionError` on unusable input.
 
     The registry is read once for the whole plan (entities in scope, the labels and licences the rules name, the
@@ -243,6 +262,8 @@ def compute_strata(plan: InspectionPlan, *, today: dt.date, classes: Classes | N
     registry = _read_registry([item.target_rule for _t, item in pairs],
                               sorted({p for prefixes in scopes.values() for p in prefixes}), classes)
     del classes
+    if laps:
+        laps("read_registry")
     last = _last_visits([item for _t, item in pairs], min(c[4] for c in checked))
 
     def source(task: InspectionTask, item: InspectionItem) -> str:
@@ -316,13 +337,18 @@ def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
     refusal = freeze_refusal(plan)
     if refusal:
         raise InspectionError(refusal)
-    strata = sorted(compute_strata(plan, today=today, classes=classes, progress=progress), key=lambda s: s.key)
+    laps = _Laps(f"freeze of plan {plan.pk}")
+    strata = sorted(compute_strata(plan, today=today, classes=classes, progress=progress, laps=laps),
+                    key=lambda s: s.key)
+    laps("strata")
     directory = plan_dir(plan)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "candidates.csv"
     try:
         candidates = _Candidates.of(strata)
+        laps("columns")
         sha, rows = candidates.write_csv(path.with_suffix(".tmp"))
+        laps("candidates_csv")
         manifest = draw_domain.manifest_of(str(plan.pk), sha, rows, {s.key: s.ratio for s in strata},
                                            {s.key: s.count for s in strata})
         commitment = draw_domain.commitment_of(manifest)
@@ -330,6 +356,7 @@ def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
         path.with_suffix(".tmp").unlink(missing_ok=True)
         raise InspectionError(str(exc)) from None
     columns_sha256 = candidates.save(directory)
+    laps("columns_files")
     now = timezone.now()
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
@@ -358,6 +385,8 @@ def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
                      after={"status": Status.FROZEN, "commitment": commitment, "candidates_sha256": sha,
                             "strata": len(strata), "candidates": rows},
                      reason=_("冻结候选名单并公开承诺值"))
+    laps("store")
+    laps.log()
     plan.refresh_from_db()
     return plan
 
@@ -557,23 +586,31 @@ GONE = (Entity.Status.CANCELLED, Entity.Status.REVOKED, Entity.Status.MOVED_OUT)
 GONE_REASON = "已注销/被吊销/被撤销/迁出"
 
 
-def _by_uscc(usccs: Iterable[str], *fields: str, chunk: int = 5000) -> dict[str, tuple[Any, ...]]:
-    """uscc → fields of the entity, looked up in chunks (SQLite limits the parameters of one query)."""
-    ordered = sorted(usccs)
-    out: dict[str, tuple[Any, ...]] = {}
-    for i in range(0, len(ordered), chunk):
-        out.update((row[0], row[1:]) for row in Entity.objects.filter(uscc__in=ordered[i:i + chunk])
-                   .values_list("uscc", *fields))
+def _by_uscc(usccs: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """uscc → (status, id) of the entities: on PostgreSQL one query with the USCCs as an array (a province draw
+    looks up some 370,000), on SQLite in chunks (it limits the parameters of one query)."""
+    ordered = sorted(set(usccs))
+    out: dict[str, tuple[str, int]] = {}
+    sql = f"SELECT uscc, status, id FROM {_table(Entity)} WHERE uscc "  # noqa: S608
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql + "= ANY(%s)", [ordered])
+            out.update((uscc, (status, pk)) for uscc, status, pk in cursor.fetchall())
+            return out
+        for i in range(0, len(ordered), 900):
+            part = ordered[i:i + 900]
+            cursor.execute(sql + f"IN ({', '.join(['%s'] * len(part))})", part)
+            out.update((uscc, (status, pk)) for uscc, status, pk in cursor.fetchall())
     return out
 
 
 def _deregistered(draws: list[draw_domain.StratumDraw]) -> tuple[set[str], dict[str, int]]:
     """The drawn entities no longer in business (or no longer in the registry), and the registry id of every
     selected entity. Only the strata where a selected entity is gone need their alternates looked up."""
-    found = _by_uscc({u for d in draws for u, _t in d.selected}, "status", "pk")
+    found = _by_uscc(u for d in draws for u, _t in d.selected)
     gone = {u for d in draws for u, _t in d.selected if found.get(u, (GONE[0],))[0] in GONE}
     short = [d for d in draws if any(u in gone for u, _t in d.selected)]
-    found.update(_by_uscc({u for d in short for u, _t in d.alternates}, "status", "pk"))
+    found.update(_by_uscc(u for d in short for u, _t in d.alternates))
     gone |= {u for d in short for u, _t in d.alternates if found.get(u, (GONE[0],))[0] in GONE}
     return gone, {u: row[1] for u, row in found.items()}
 
@@ -648,13 +685,18 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     if draw_domain.commitment_of(manifest) != plan.commitment:
         raise InspectionError(_("清单与已公开的承诺值不一致，拒绝抽取"))
     meta = manifest["strata"]
+    laps = _Laps(f"draw of plan {plan.pk}")
     candidates = _Candidates.load(plan, meta)
+    laps("load")
     if candidates.counts() != [m["candidates"] for m in meta]:
         raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": "…"})
     seed = draw_domain.seed_of(plan.commitment, plan.randomness)
     tickets = _tickets(seed, candidates.usccs)
+    laps("tickets")
     draws = _draw_strata(seed, candidates, meta, tickets, set())
+    laps("rank")
     deregistered, ids = _deregistered(draws)
+    laps("statuses")
     try:
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
     except draw_domain.DrawInputError:  # kept alternates exhausted: those strata again with every alternate
@@ -666,6 +708,7 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     draw_doc = draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used)
     replaced_by = {(u["stratum"], u["by"]): u["replaced"] for u in used if u["by"]}
     strata = {s.key: s for s in plan.strata.select_related("task", "item")}
+    laps("draw_json")
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
         if locked.seed:
@@ -679,23 +722,27 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
             schema={"plan_id": pl.Int64, "stratum_id": pl.Int64, "entity_id": pl.Int64, "uscc": pl.String,
                     "ticket": pl.String, "replaced_uscc": pl.String})
         write_models(DrawSelection, selections)
+        laps("store_selections")
         locked.seed = seed
         locked.drawn_at = timezone.now()
         locked.draw_json = canonical(draw_doc)
         locked.selections_count = selections.height
         locked.status = Status.DRAWN
         locked.save()
-        merged = _merge_into_visits(locked, selections, strata)
+        laps("store_plan")
+        merged = _merge_into_visits(locked, selections, strata, laps)
         audit_record(locked, "status:drawn", actor=actor, before={"status": Status.FROZEN},
                      after={"status": Status.DRAWN, "seed": seed, "selected": selections.height,
                             "alternates_used": len(used), "visits": merged[0], "visits_saved": merged[1]},
                      reason=_("按公开随机数抽取检查对象并合并联合检查"))
+    laps("commit")
+    laps.log()
     plan.refresh_from_db()
     return plan
 
 
 def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame,
-                       strata: dict[str, DrawStratum]) -> tuple[int, int]:
+                       strata: dict[str, DrawStratum], laps: _Laps | None = None) -> tuple[int, int]:
     """Entities drawn by several tasks with overlapping periods get one visit carrying all their items.
 
     `selections` (stratum_id, entity_id, in stratum then ticket order) as stored; the visits are numbered in
@@ -729,6 +776,8 @@ def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame,
                     items[key][-1] = items[key][-1] or st.is_slice
                     continue
                 items[key] = [number, st.task_id, st.item_id, st.pk, st.risk_class, st.is_slice]
+    if laps:
+        laps("merge")
     write_models(Visit, pl.DataFrame(visits, orient="row", schema={
         "entity_id": pl.Int64, "number": pl.String, "period_start": pl.Date, "period_end": pl.Date})
         .with_columns(plan_id=pl.lit(plan.pk, pl.Int64), unit_id=pl.lit(plan.unit_id, pl.Int64)))
@@ -737,7 +786,11 @@ def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame,
     rows = pl.DataFrame(list(items.values()), orient="row", schema={
         "number": pl.String, "task_id": pl.Int64, "item_id": pl.Int64, "stratum_id": pl.Int64,
         "risk_class": pl.String, "is_slice": pl.Boolean})
+    if laps:
+        laps("store_visits")
     write_models(VisitItem, rows.join(ids, on="number", how="left", maintain_order="left").drop("number"))
+    if laps:
+        laps("store_visit_items")
     plan.visits_count = len(visits)
     plan.visits_saved = max(0, separate - len(visits))
     plan.save(update_fields=["visits_count", "visits_saved"])
