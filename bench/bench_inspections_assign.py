@@ -11,13 +11,15 @@ the first difference; on a difference the snapshot is put back so the database i
 Run against the city database (plan 1 of year 2200, drawn and assigned; 10,655 visits):
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/city JIANGUAN_VAR_DIR=/work/main/var/bench-city \
         PYTHONPATH=src python bench/bench_inspections_assign.py [--plan 1] [--today 2200-03-01]
-Creates and draws no plan. Prints `inspections.assign <key>=<value>` lines.
+Creates and draws no plan. Prints `inspections.assign <key>=<value>` lines, and plan_assign's own log line with its
+phases (read: the SELECTs and the rule's inputs built; rule: `assign_inspectors`; store: writes and commit).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import sys
 import time
@@ -104,7 +106,14 @@ def main() -> None:
     from jianguan.inspections import assignment
     from jianguan.inspections.models import InspectionPlan, Visit
 
-    plan = InspectionPlan.objects.get(pk=args.plan)
+    plan = InspectionPlan.objects.filter(pk=args.plan).first()
+    if plan is None:
+        raise SystemExit(f"no plan {args.plan} in this database: set DATABASE_URL to one holding a drawn plan")
+    phases = logging.StreamHandler(sys.stdout)  # plan_assign's own line: read / rule / store seconds
+    phases.setFormatter(logging.Formatter("inspections.assign phases %(message)s"))
+    logging.getLogger("jianguan.inspections.assignment").addHandler(phases)
+    logging.getLogger("jianguan.inspections.assignment").setLevel(logging.INFO)
+    logging.getLogger("jianguan.inspections.assignment").propagate = False
     actor = User.objects.order_by("pk").first()
     team, rejections = stored(plan.pk)
     if not team:
