@@ -112,6 +112,7 @@ def make_plan(org, staff, *, items=("SCJG-SP-01",), ratios=None, a_slice="0", ap
             period_end=spec.get("end", dt.date(2026, 6, 30)),
             ratios=spec.get("ratios") or {"B": "0.25", "C": "0.5", "D": "1"},
             a_slice_ratio=spec.get("a_slice", a_slice),
+            partner_departments=Department.objects.filter(code__in=spec.get("partners", ())),
             actor=staff.handler,
         )
     if approve:

@@ -53,6 +53,9 @@ def test_too_few_eligible_inspectors_assigns_nothing_and_names_the_visit_and_con
     plan.refresh_from_db()
     first = plan.assignment_error["failures"][0]
     assert first["constraint"] == "inactive" and first["visit"].startswith("2026-")
+    failed = Visit.objects.select_related("entity").get(number=first["visit"])
+    assert (first["entity"], first["uscc"], first["label"]) == (failed.entity.name, failed.entity.uscc, "非在岗")
+    assert [f["visit"] for f in plan.assignment_error["failures"]] == [f.task_id for f in result.failures]
     assert "没有符合条件的 tax 检查人员" in first["message"] and "非在岗 3 人" in first["message"]
     # once the register is fixed, assignment can run again
     Inspector.objects.filter(department__code="tax").update(status="active")

@@ -4,119 +4,253 @@ visits read from the database, the pure rule in `domain.assign`, its teams and r
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
 
-from django.db import transaction
-from django.db.models import Q
+import polars as pl
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from jianguan.core.audit import audit_record
-from jianguan.core.models import Unit, User
+from jianguan.core.bulk import Read, read_frames, write_frame
+from jianguan.core.models import Department, Unit, User
 from jianguan.inspections.domain import assign as assign_domain
 from jianguan.inspections.domain import draw as draw_domain
 from jianguan.inspections.draws import plan_draw
 from jianguan.inspections.models import (
     AssignmentRejection,
+    InspectionItem,
     InspectionPlan,
+    InspectionTask,
     Inspector,
+    InspectorConflict,
     Visit,
     VisitInspector,
+    VisitItem,
 )
 from jianguan.inspections.rules import assignment_rules
 from jianguan.inspections.services import InspectionError
+from jianguan.registry.models import Entity
 
 Status = InspectionPlan.Status
+log = logging.getLogger(__name__)
 
 
 def plan_assign(plan: InspectionPlan, *, actor: User | None, today: dt.date) -> assign_domain.Assignment:
     """Draw a team for every unassigned visit of the plan; all or nothing. On failure the plan records which
-    visit and which constraint failed, and no team is stored."""
+    visit and which constraint failed, and no team is stored.
+
+    The register and the visits are read in bulk (a few SELECTs into Polars, not the ORM's objects: a province
+    plan carries ≈ 125,000 visits), the teams and rejections written in bulk inside the one transaction."""
     plan.refresh_from_db()
     if not plan.seed:
         raise InspectionError(_("计划尚未抽取检查对象，不能分配检查人员"))
-    visits = list(plan.visits.filter(status=Visit.Status.UNASSIGNED).select_related("entity")
-                  .prefetch_related("items__item__department", "items__task__partner_departments"))
-    if not visits:
-        raise InspectionError(_("没有待分配检查人员的检查"))
+    started = time.perf_counter()
     rules = assignment_rules()
-    dvisits = []
-    for v in visits:
-        needs: dict[str, set[str]] = defaultdict(set)
-        for vi in v.items.all():
-            needs[vi.item.department.code].add(vi.item.category)
-            for partner in vi.task.partner_departments.all():
-                needs.setdefault(partner.code, set())
-        dvisits.append(assign_domain.Visit(task_id=v.number, uscc=v.entity.uscc,
-                                           needs={k: frozenset(c) for k, c in needs.items()},
-                                           area=v.entity.division_id[:6]))
-    # Retired inspectors have left the register; those on leave stay in the pool and are logged as "inactive".
-    pool = list(Inspector.objects.filter(unit__in=_assignable_units(plan)).exclude(status=Inspector.Status.RETIRED)
-                .select_related("department", "unit__division").prefetch_related("conflicts__entity"))
-    inspectors = [assign_domain.Inspector(
-        id=str(i.pk), department=i.department.code, qualifications=frozenset(i.qualifications),
-        active=i.status == Inspector.Status.ACTIVE,
-        conflicts=frozenset(c.entity.uscc for c in i.conflicts.all()),
-        area=inspector_area(i.unit))
-        for i in pool]
-    start = min(v.period_start for v in visits)
-    end = max(v.period_end for v in visits)
     since = today - dt.timedelta(days=rules.same_entity_interval_days)
-    recent: dict[tuple[str, str], dt.date] = {}
-    in_plan = {v.entity_id for v in visits}
-    for iid, entity_id, uscc, when in (VisitInspector.objects
-                                       .filter(visit__end_date__gte=since, visit__end_date__isnull=False)
-                                       .exclude(visit__plan=plan)
-                                       .values_list("inspector_id", "visit__entity_id", "visit__entity__uscc",
-                                                    "visit__end_date").iterator(chunk_size=5000)):
-        if entity_id not in in_plan:
-            continue
-        key = (str(iid), uscc)
-        if when is not None and (key not in recent or when > recent[key]):
-            recent[key] = when
-    workload: dict[str, int] = defaultdict(int)
-    for other_id in (VisitInspector.objects.filter(visit__period_start__lte=end, visit__period_end__gte=start)
-                     .exclude(visit__plan=plan).values_list("inspector_id", flat=True)):
-        workload[str(other_id)] += 1
+    areas = {u.pk: inspector_area(u) for u in _assignable_units(plan).select_related("division")}
+    frames = _Inputs(*read_frames(_input_reads(plan, since)))
+    if frames.visits.is_empty():
+        raise InspectionError(_("没有待分配检查人员的检查"))
+    visits, inspectors = _domain_visits(frames), _domain_inspectors(frames, areas)
+    read = time.perf_counter()
     try:
         result = assign_domain.assign_inspectors(
-            plan.seed, dvisits, inspectors, recent=recent, interval_days=rules.same_entity_interval_days,
-            today=today, workload=workload, cap=rules.workload_cap_per_period, min_team=rules.min_team_size)
+            plan.seed, visits, inspectors, recent=_recent(frames.recent),
+            interval_days=rules.same_entity_interval_days, today=today, workload=_workload(frames.workload),
+            cap=rules.workload_cap_per_period, min_team=rules.min_team_size)
     except draw_domain.DrawInputError as exc:
         raise InspectionError(str(exc)) from None
-    by_number = {v.number: v for v in visits}
+    ruled = time.perf_counter()
+    if result.failures:
+        _store_failures(plan, result, frames.visits, actor=actor)
+    else:
+        _store_teams(plan, result, frames.visits, actor=actor)
+    log.info("plan %s: %d visits, %d inspectors, %d failures; read %.2f s, rule %.2f s, store %.2f s", plan.pk,
+             len(visits), len(inspectors), len(result.failures), read - started, ruled - read,
+             time.perf_counter() - ruled)
+    return result
+
+
+def _store_teams(plan: InspectionPlan, result: assign_domain.Assignment, visits: pl.DataFrame, *,
+                 actor: User | None) -> None:
+    """Store every team and rejection, mark the visits assigned and audit it, in one transaction."""
+    visit_pk = dict(zip(visits["number"].to_list(), visits["id"].to_list(), strict=True))
+    team, rejections = _team_frame(plan.seed, result, visit_pk), _rejection_frame(plan, result, visit_pk)
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
-        if result.failures:
-            locked.assignment_error = {"failures": [
-                {"visit": f.task_id, "entity": by_number[f.task_id].entity.name, "uscc": f.uscc,
-                 "constraint": f.constraint, "label": assign_domain.CONSTRAINT_LABELS.get(f.constraint, ""),
-                 "message": f.message} for f in result.failures]}
-            locked.save(update_fields=["assignment_error"])
-            audit_record(locked, "assign:failed", actor=actor,
-                         after={"failures": len(result.failures),
-                                "first": locked.assignment_error["failures"][0]})
-            return result
-        tickets: dict[tuple[str, str], str] = {}
-        for number, team in result.teams.items():
-            for member in team:
-                tickets[(number, member)] = assign_domain.inspector_ticket(plan.seed, number, member)
-        VisitInspector.objects.bulk_create([
-            VisitInspector(visit_id=by_number[number].pk, inspector_id=int(iid), ticket=tickets[(number, iid)])
-            for number, team in result.teams.items() for iid in team], batch_size=2000)
-        AssignmentRejection.objects.bulk_create([
-            AssignmentRejection(plan=locked, visit_id=by_number[r.task_id].pk, inspector_id=int(r.inspector_id),
-                                constraint=r.constraint,
-                                detail=assign_domain.CONSTRAINT_LABELS.get(r.constraint, ""))
-            for r in result.rejections], batch_size=5000)
-        assigned = sorted(by_number[n].pk for n in result.teams)
-        for i in range(0, len(assigned), 5000):
-            Visit.objects.filter(pk__in=assigned[i:i + 5000]).update(status=Visit.Status.ASSIGNED)
+        write_frame(VisitInspector._meta.db_table, team)
+        write_frame(AssignmentRejection._meta.db_table, rejections)
+        # No failure: every visit read (the plan's unassigned ones) has a team, so they are exactly these.
+        marked = Visit.objects.filter(plan=locked, status=Visit.Status.UNASSIGNED).update(
+            status=Visit.Status.ASSIGNED)
+        if marked != len(result.teams):  # another assignment ran meanwhile: store nothing
+            raise InspectionError(_("检查的分配状态在选派期间已被修改，未分配任何检查，请重新选派"))
         locked.assignment_error = {}
         locked.save(update_fields=["assignment_error"])
         audit_record(locked, "assign", actor=actor,
                      after={"visits": len(result.teams), "rejections": len(result.rejections)},
                      reason=_("随机选派检查人员"))
-    return result
+
+
+def _store_failures(plan: InspectionPlan, result: assign_domain.Assignment, visits: pl.DataFrame, *,
+                    actor: User | None) -> None:
+    """Record on the plan which visits failed and why (the entity named as the register has it), and audit it."""
+    failing = {f.task_id for f in result.failures}
+    names = dict(visits.filter(pl.col("number").is_in(list(failing))).select("number", "name").iter_rows())
+    with transaction.atomic():
+        locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
+        locked.assignment_error = {"failures": [
+            {"visit": f.task_id, "entity": names[f.task_id], "uscc": f.uscc,
+             "constraint": f.constraint, "label": assign_domain.CONSTRAINT_LABELS.get(f.constraint, ""),
+             "message": f.message} for f in result.failures]}
+        locked.save(update_fields=["assignment_error"])
+        audit_record(locked, "assign:failed", actor=actor,
+                     after={"failures": len(result.failures), "first": locked.assignment_error["failures"][0]})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading: the plan's unassigned visits with what they need, the register, and the history they are checked against
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What an assignment reads, one frame per SELECT of `_input_reads` (same order)."""
+
+    visits: pl.DataFrame  # id, number, uscc, area, name: the plan's unassigned visits
+    items: pl.DataFrame  # visit, department, category: one row per visit item
+    partners: pl.DataFrame  # visit, department: partner departments of the tasks that drew each visit
+    inspectors: pl.DataFrame  # id, department, qualifications (JSON text), status, unit; in register order
+    conflicts: pl.DataFrame  # inspector, uscc: declared conflicts of those inspectors
+    recent: pl.DataFrame  # inspector, uscc, last: last inspection of a plan entity by an inspector, other plans
+    workload: pl.DataFrame  # inspector, n: assignments in the plan's period, other plans
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _input_reads(plan: InspectionPlan, since: dt.date) -> list[Read]:
+    """The SELECTs of `_Inputs`, independent of each other so that they can run at once. Each restates the
+    plan's unassigned visits (`v`, `pending`) rather than passing their ids along."""
+    q = connection.ops.quote_name
+    visit, entity, item, dept = _table(Visit), _table(Entity), _table(InspectionItem), _table(Department)
+    vitem, team, inspector = _table(VisitItem), _table(VisitInspector), _table(Inspector)
+    partners = InspectionTask._meta.get_field("partner_departments")
+    through, task_col, dept_col = (q(partners.m2m_db_table()), q(partners.m2m_column_name()),  # type: ignore[union-attr]
+                                   q(partners.m2m_reverse_name()))  # type: ignore[union-attr]
+    pending, key = "v.plan_id = %s AND v.status = %s", [plan.pk, Visit.Status.UNASSIGNED]
+    units_sql, units_params = _assignable_units(plan).order_by().values("pk").query.sql_with_params()
+    register, register_params = f"i.unit_id IN ({units_sql}) AND i.status <> %s", [*units_params,
+                                                                                      Inspector.Status.RETIRED]
+    return [
+        Read(f"SELECT v.id, v.number, e.uscc, e.division_id, e.name FROM {visit} v "  # noqa: S608
+             f"JOIN {entity} e ON e.id = v.entity_id WHERE {pending}", key,
+             {"id": pl.Int64, "number": pl.String, "uscc": pl.String, "area": pl.String, "name": pl.String}),
+        Read(f"SELECT vi.visit_id, d.code, it.category FROM {vitem} vi "  # noqa: S608
+             f"JOIN {visit} v ON v.id = vi.visit_id JOIN {item} it ON it.id = vi.item_id "
+             f"JOIN {dept} d ON d.id = it.department_id WHERE {pending}", key,
+             {"visit": pl.Int64, "department": pl.String, "category": pl.String}),
+        Read(f"SELECT DISTINCT vi.visit_id, d.code FROM {vitem} vi "  # noqa: S608
+             f"JOIN {visit} v ON v.id = vi.visit_id JOIN {through} tp ON tp.{task_col} = vi.task_id "
+             f"JOIN {dept} d ON d.id = tp.{dept_col} WHERE {pending}", key,
+             {"visit": pl.Int64, "department": pl.String}),
+        Read(f"SELECT i.id, d.code, CAST(i.qualifications AS TEXT), i.status, i.unit_id "  # noqa: S608
+             f"FROM {inspector} i JOIN {dept} d ON d.id = i.department_id JOIN {_table(Unit)} u ON u.id = i.unit_id "
+             f"WHERE {register} ORDER BY u.path, i.cert_no", register_params,
+             {"id": pl.Int64, "department": pl.String, "qualifications": pl.String, "status": pl.String,
+              "unit": pl.Int64}),
+        Read(f"SELECT c.inspector_id, e.uscc FROM {_table(InspectorConflict)} c "  # noqa: S608
+             f"JOIN {inspector} i ON i.id = c.inspector_id JOIN {entity} e ON e.id = c.entity_id WHERE {register}",
+             register_params, {"inspector": pl.Int64, "uscc": pl.String}),
+        Read(f"SELECT t.inspector_id, e.uscc, MAX(o.end_date) FROM {team} t "  # noqa: S608
+             f"JOIN {visit} o ON o.id = t.visit_id JOIN {entity} e ON e.id = o.entity_id "
+             f"WHERE o.plan_id <> %s AND o.end_date >= %s "
+             f"AND o.entity_id IN (SELECT v.entity_id FROM {visit} v WHERE {pending}) GROUP BY t.inspector_id, e.uscc",
+             [plan.pk, since, *key], {"inspector": pl.Int64, "uscc": pl.String, "last": pl.Date}),
+        Read(f"SELECT t.inspector_id, COUNT(*) FROM {team} t JOIN {visit} o ON o.id = t.visit_id "  # noqa: S608
+             f"WHERE o.plan_id <> %s AND o.period_start <= (SELECT MAX(v.period_end) FROM {visit} v WHERE {pending}) "
+             f"AND o.period_end >= (SELECT MIN(v.period_start) FROM {visit} v WHERE {pending}) "
+             f"GROUP BY t.inspector_id", [plan.pk, *key, *key], {"inspector": pl.Int64, "n": pl.Int64}),
+    ]
+
+
+def _domain_visits(frames: _Inputs) -> list[assign_domain.Visit]:
+    """The visits as the rule sees them: what each department carries (the item categories of its items; a partner
+    department of a task that drew the visit carries none of its own), and the visit's county.
+
+    Grouped in Polars, so Python sees one row per visit, not one per item. A visit without any item keeps empty
+    `needs` (the rule refuses it, as before)."""
+    partners = frames.partners.with_columns(category=pl.lit(None, dtype=pl.String))
+    needs = (pl.concat([frames.items, partners])
+             .group_by("visit", "department").agg(pl.col("category").drop_nulls().unique())
+             .group_by("visit").agg("department", "category"))
+    rows = (frames.visits.join(needs, left_on="id", right_on="visit", how="left")
+            .select("number", "uscc", pl.col("area").str.slice(0, 6), "department", "category"))
+    return [assign_domain.Visit(task_id=number, uscc=uscc, area=area,
+                                needs=dict(zip(departments, map(frozenset, categories), strict=True))
+                                if departments else {})
+            for number, uscc, area, departments, categories in zip(*_columns(rows), strict=True)]
+
+
+def _columns(frame: pl.DataFrame) -> list[list[Any]]:
+    """The frame's columns as Python lists, to zip: cheaper than `iter_rows` when a column holds lists."""
+    return [frame[c].to_list() for c in frame.columns]
+
+
+def _domain_inspectors(frames: _Inputs, areas: dict[int, str]) -> list[assign_domain.Inspector]:
+    """The register as the rule sees it, in the register's order. Retired inspectors have left it; those on leave
+    stay in the pool and are logged as "inactive"."""
+    conflicts = {inspector: frozenset(usccs) for inspector, usccs in
+                 frames.conflicts.group_by("inspector").agg("uscc").iter_rows()}
+    active = Inspector.Status.ACTIVE
+    return [assign_domain.Inspector(id=str(pk), department=department,
+                                    qualifications=frozenset(json.loads(qualifications)),
+                                    active=status == active, conflicts=conflicts.get(pk, frozenset()),
+                                    area=areas[unit])
+            for pk, department, qualifications, status, unit in frames.inspectors.iter_rows()]
+
+
+def _recent(frame: pl.DataFrame) -> dict[tuple[str, str], dt.date]:
+    """(inspector id, uscc) -> the last day that inspector inspected that entity (of this plan) in another plan."""
+    return {(str(inspector), uscc): last for inspector, uscc, last in frame.iter_rows()}
+
+
+def _workload(frame: pl.DataFrame) -> dict[str, int]:
+    """Inspector id -> visits of other plans overlapping this plan's period they are on."""
+    return {str(inspector): n for inspector, n in frame.iter_rows()}
+
+
+def _team_frame(seed: str, result: assign_domain.Assignment, visit_pk: dict[str, int]) -> pl.DataFrame:
+    """The VisitInspector rows, in the order the teams were drawn: each member with their ticket for the visit."""
+    ticket = assign_domain.inspector_ticket
+    visits, inspectors, tickets = [], [], []
+    for number, members in result.teams.items():
+        pk = visit_pk[number]
+        for member in members:
+            visits.append(pk)
+            inspectors.append(int(member))
+            tickets.append(ticket(seed, number, member))
+    return pl.DataFrame({"visit_id": visits, "inspector_id": inspectors, "ticket": tickets},
+                        schema={"visit_id": pl.Int64, "inspector_id": pl.Int64, "ticket": pl.String})
+
+
+def _rejection_frame(plan: InspectionPlan, result: assign_domain.Assignment, visit_pk: dict[str, int]) -> pl.DataFrame:
+    """The AssignmentRejection rows, in the order the candidates were examined, the constraint's label as detail."""
+    labels = assign_domain.CONSTRAINT_LABELS
+    rejections = result.rejections
+    return pl.DataFrame(
+        {"plan_id": [plan.pk] * len(rejections),
+         "visit_id": [visit_pk[r.task_id] for r in rejections],
+         "inspector_id": [int(r.inspector_id) for r in rejections],
+         "constraint": [r.constraint for r in rejections],
+         "detail": [labels.get(r.constraint, "") for r in rejections]},
+        schema={"plan_id": pl.Int64, "visit_id": pl.Int64, "inspector_id": pl.Int64, "constraint": pl.String,
+                "detail": pl.String})
 
 
 def inspector_area(unit: Unit) -> str:
@@ -125,13 +259,13 @@ def inspector_area(unit: Unit) -> str:
     return unit.division.scope_prefix
 
 
-def _assignable_units(plan: InspectionPlan) -> list[int]:
-    """Inspectors of the plan's unit and below, plus partner-department offices in the plan's divisions."""
+def _assignable_units(plan: InspectionPlan) -> QuerySet[Unit]:
+    """Units whose inspectors may be sent: the plan's unit and below, plus partner-department offices in the plan's
+    divisions."""
     unit = plan.unit
     prefix = unit.division.scope_prefix
-    return list(Unit.objects.filter(Q(path__startswith=unit.path)
-                                    | Q(kind=Unit.Kind.PARTNER, division__pk__startswith=prefix))
-                .values_list("pk", flat=True))
+    return Unit.objects.filter(Q(path__startswith=unit.path)
+                               | Q(kind=Unit.Kind.PARTNER, division__pk__startswith=prefix))
 
 
 def plan_execute(plan: InspectionPlan, *, actor: User | None,
