@@ -61,7 +61,7 @@ def test_the_column_draw_selects_exactly_what_the_reference_draw_selects(cut, mo
         monkeypatch.setattr(draws, "_keep_below", lambda take, count: 1 << 40)
     strata = _columns()
     candidates = draws._Candidates.of(strata)
-    got = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs), set())
+    got, _hint = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs), set())
     for s, mine in zip(strata, got, strict=True):
         ref = draw_domain.draw_stratum(SEED, s.key, s.members, s.ratio, alternates=None)
         assert (mine.stratum, mine.candidates, mine.take, mine.selected) == (ref.stratum, ref.candidates, ref.take,
@@ -71,7 +71,7 @@ def test_the_column_draw_selects_exactly_what_the_reference_draw_selects(cut, mo
             assert mine.alternates_complete and mine.alternates == ref.alternates
         elif mine.take < s.count:  # the first cut kept a few alternates, not the whole stratum
             assert 0 < len(mine.alternates) < s.count - mine.take
-    complete = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs), {5})
+    complete, _hint = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs), {5})
     ref = draw_domain.draw_stratum(SEED, strata[5].key, strata[5].members, strata[5].ratio, alternates=None)
     assert complete[5].alternates == ref.alternates and complete[5].alternates_complete
 

@@ -117,6 +117,7 @@ class _Registry:
 
     entities: pl.DataFrame
     usccs: pl.Series  # entities' uscc column, shared by every stratum (its `rows` point into it)
+    ids: pl.Series  # and their ids
     labels: dict[str, pl.Series]
     licences: dict[str, pl.Series]
     groups: list[tuple[str, str]]  # (risk class, county) of each value of the `group` column
@@ -161,7 +162,7 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Cl
             [Licence.Status.VALID, *wanted], {"id": pl.Int64, "code": pl.String})
         licences = {code: part["id"] for (code,), part in rows.partition_by("code", as_dict=True).items()}
     groups = [(cls, county) for _group, cls, county in pairs.iter_rows()]
-    return _Registry(entities, entities["uscc"], labels, licences, groups, statuses, prefixes)
+    return _Registry(entities, entities["uscc"], entities["id"], labels, licences, groups, statuses, prefixes)
 
 
 def _holders(found: dict[str, pl.Series], codes: list[str]) -> pl.Series:
@@ -222,6 +223,7 @@ class FrozenStratum:
     ratio: Decimal
     rows: pl.Series  # the candidates as positions in `usccs` (UInt32), ascending: in uscc order
     usccs: pl.Series  # the USCCs of the registry read, shared by every stratum of the freeze
+    ids: pl.Series | None = None  # the entity ids of those USCCs
 
     @property
     def count(self) -> int:
@@ -300,10 +302,10 @@ def compute_strata(plan: InspectionPlan, *, today: dt.date, classes: Classes | N
             start += run["len"]
             if ratios_by_class[cls] > 0:
                 strata.append(FrozenStratum(stratum_key(task, item, cls, county, False), task, item, cls, county,
-                                            False, ratios_by_class[cls], members, registry.usccs))
+                                            False, ratios_by_class[cls], members, registry.usccs, registry.ids))
             if cls == "A" and slice_ratio > 0:
                 strata.append(FrozenStratum(stratum_key(task, item, cls, county, True), task, item, cls, county,
-                                            True, slice_ratio, members, registry.usccs))
+                                            True, slice_ratio, members, registry.usccs, registry.ids))
     if not strata:
         raise InspectionError(_("所有分层的抽查比例均为 0，没有可抽取的分层"))
     return strata
@@ -410,6 +412,7 @@ class _Candidates:
     strata: pl.Series
     index: pl.DataFrame
     usccs: pl.Series
+    ids: pl.Series | None = None  # the entity id of each USCC at the freeze (a hint: ids are looked up faster)
 
     @classmethod
     def of(cls, strata: list[FrozenStratum]) -> _Candidates:
@@ -424,7 +427,7 @@ class _Candidates:
         sid = _repeat_index(counts)
         rows = pl.concat([s.rows for s in strata], rechunk=True) if strata else pl.Series([], dtype=pl.UInt32)
         return cls(pl.Series("stratum", [s.key for s in strata], dtype=pl.String),
-                   pl.DataFrame({"sid": sid, "row": rows.cast(pl.UInt32)}), usccs)
+                   pl.DataFrame({"sid": sid, "row": rows.cast(pl.UInt32)}), usccs, strata[0].ids if strata else None)
 
     def csv_chunks(self) -> Iterator[bytes]:
         """candidates.csv in pieces, in order: the header, then `stratum,uscc` lines, `\\n`-terminated. Two pieces
@@ -452,7 +455,10 @@ class _Candidates:
     def save(self, directory: Path) -> str:
         """Write the columns next to candidates.csv; the SHA-256 of both files together, for `load`."""
         self.index.write_ipc(directory / INDEX_FILE)
-        self.usccs.to_frame("uscc").write_ipc(directory / USCC_FILE)
+        frame = self.usccs.to_frame("uscc")
+        if self.ids is not None:
+            frame = frame.with_columns(self.ids.alias("id"))
+        frame.write_ipc(directory / USCC_FILE)
         return _files_sha256(directory / INDEX_FILE, directory / USCC_FILE)
 
     @classmethod
@@ -467,7 +473,8 @@ class _Candidates:
         directory = plan_dir(plan)
         files = directory / INDEX_FILE, directory / USCC_FILE
         if plan.columns_sha256 and all(p.exists() for p in files) and _files_sha256(*files) == plan.columns_sha256:
-            return cls(names, pl.read_ipc(files[0]), pl.read_ipc(files[1])["uscc"])
+            usccs = pl.read_ipc(files[1])
+            return cls(names, pl.read_ipc(files[0]), usccs["uscc"], usccs["id"] if "id" in usccs.columns else None)
         return cls.parse(path, names)
 
     @classmethod
@@ -586,31 +593,48 @@ GONE = (Entity.Status.CANCELLED, Entity.Status.REVOKED, Entity.Status.MOVED_OUT)
 GONE_REASON = "已注销/被吊销/被撤销/迁出"
 
 
-def _by_uscc(usccs: Iterable[str]) -> dict[str, tuple[str, int]]:
-    """uscc → (status, id) of the entities: on PostgreSQL one query with the USCCs as an array (a province draw
-    looks up some 370,000), on SQLite in chunks (it limits the parameters of one query)."""
-    ordered = sorted(set(usccs))
+def _by_uscc(usccs: Iterable[str], hint: Mapping[str, int] | None = None) -> dict[str, tuple[str, int]]:
+    """uscc → (status, id) of the entities. With `hint` (the ids the USCCs had at the freeze) they are read by id
+    first — in id order, that is in table order, where a province draw's 370,000 look-ups by USCC would be as many
+    random reads; what the hint misses (an id gone or now another USCC) is looked up by USCC. On PostgreSQL each
+    look-up is one query with an array, on SQLite chunks (it limits the parameters of one query)."""
+    wanted = set(usccs)
     out: dict[str, tuple[str, int]] = {}
-    sql = f"SELECT uscc, status, id FROM {_table(Entity)} WHERE uscc "  # noqa: S608
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(sql + "= ANY(%s)", [ordered])
-            out.update((uscc, (status, pk)) for uscc, status, pk in cursor.fetchall())
-            return out
-        for i in range(0, len(ordered), 900):
-            part = ordered[i:i + 900]
-            cursor.execute(sql + f"IN ({', '.join(['%s'] * len(part))})", part)
-            out.update((uscc, (status, pk)) for uscc, status, pk in cursor.fetchall())
+    if hint:
+        ids = sorted({hint[u] for u in wanted if u in hint})
+        for uscc, status, pk in _entities_where("id", ids):
+            if uscc in wanted and hint.get(uscc) == pk:
+                out[uscc] = (status, pk)
+    for uscc, status, pk in _entities_where("uscc", sorted(wanted - set(out))):
+        out[uscc] = (status, pk)
     return out
 
 
-def _deregistered(draws: list[draw_domain.StratumDraw]) -> tuple[set[str], dict[str, int]]:
+def _entities_where(column: str, values: list[Any]) -> list[tuple[str, str, int]]:
+    """(uscc, status, id) of the entities whose `column` is one of `values`."""
+    if not values:
+        return []
+    sql = f"SELECT uscc, status, id FROM {_table(Entity)} WHERE {column} "  # noqa: S608
+    rows: list[tuple[str, str, int]] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql + "= ANY(%s)", [values])
+            return list(cursor.fetchall())
+        for i in range(0, len(values), 900):
+            part = values[i:i + 900]
+            cursor.execute(sql + f"IN ({', '.join(['%s'] * len(part))})", part)
+            rows.extend(cursor.fetchall())
+    return rows
+
+
+def _deregistered(draws: list[draw_domain.StratumDraw],
+                  hint: Mapping[str, int] | None = None) -> tuple[set[str], dict[str, int]]:
     """The drawn entities no longer in business (or no longer in the registry), and the registry id of every
     selected entity. Only the strata where a selected entity is gone need their alternates looked up."""
-    found = _by_uscc(u for d in draws for u, _t in d.selected)
+    found = _by_uscc((u for d in draws for u, _t in d.selected), hint)
     gone = {u for d in draws for u, _t in d.selected if found.get(u, (GONE[0],))[0] in GONE}
     short = [d for d in draws if any(u in gone for u, _t in d.selected)]
-    found.update(_by_uscc(u for d in short for u, _t in d.alternates))
+    found.update(_by_uscc((u for d in short for u, _t in d.alternates), hint))
     gone |= {u for d in short for u, _t in d.alternates if found.get(u, (GONE[0],))[0] in GONE}
     return gone, {u: row[1] for u, row in found.items()}
 
@@ -636,7 +660,7 @@ def _keep_below(take: int, count: int) -> int:
 
 
 def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]], tickets: pl.DataFrame,
-                 complete: set[int]) -> list[draw_domain.StratumDraw]:
+                 complete: set[int]) -> tuple[list[draw_domain.StratumDraw], dict[str, int]]:
     """Every stratum drawn as `domain.draw.draw_stratum` does (the lowest `take` tickets selected, the following
     ones its alternates, in order), from the tickets of the distinct USCCs: the selected are exact; the alternates
     kept are a prefix of the stratum's (all of them for the strata in `complete`)."""
@@ -654,6 +678,8 @@ def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]],
     kept = (kept.with_columns(tickets["ticket"].gather(kept["row"]).alias("ticket"),
                               candidates.usccs.gather(kept["row"]).alias("uscc"))
             .sort(["sid", "ticket"]))
+    hint = ({} if candidates.ids is None else
+            dict(zip(kept["uscc"].to_list(), candidates.ids.gather(kept["row"]).to_list(), strict=True)))
     complete = complete | set(short) | {i for i, m in enumerate(meta) if _keep_below(takes[i], m["candidates"])
                                         == 1 << 60}
     sids, usccs, ticks = kept["sid"].to_list(), kept["uscc"].to_list(), kept["ticket"].to_list()
@@ -671,7 +697,7 @@ def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]],
                                              ratio=Decimal(m["ratio"]), take=take, selected=pairs[:take],
                                              alternates=pairs[take:]))
         start = end
-    return draws
+    return draws, hint
 
 
 def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
@@ -693,21 +719,25 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     seed = draw_domain.seed_of(plan.commitment, plan.randomness)
     tickets = _tickets(seed, candidates.usccs)
     laps("tickets")
-    draws = _draw_strata(seed, candidates, meta, tickets, set())
+    draws, hint = _draw_strata(seed, candidates, meta, tickets, set())
     laps("rank")
-    deregistered, ids = _deregistered(draws)
+    deregistered, ids = _deregistered(draws, hint)
     laps("statuses")
     try:
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
     except draw_domain.DrawInputError:  # kept alternates exhausted: those strata again with every alternate
         short = {i for i, d in enumerate(draws) if any(u in deregistered for u, _t in d.selected)}
-        draws = _draw_strata(seed, candidates, meta, tickets, short)
-        deregistered, ids = _deregistered(draws)
+        draws, hint = _draw_strata(seed, candidates, meta, tickets, short)
+        deregistered, ids = _deregistered(draws, hint)
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
     del candidates, tickets
     draw_doc = draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used)
     replaced_by = {(u["stratum"], u["by"]): u["replaced"] for u in used if u["by"]}
-    strata = {s.key: s for s in plan.strata.select_related("task", "item")}
+    strata = read_frame(f"SELECT key, id, task_id, item_id, risk_class, is_slice FROM {_table(DrawStratum)} "  # noqa: S608
+                        "WHERE plan_id = %s", [plan.pk],
+                        {"key": pl.String, "id": pl.Int64, "task_id": pl.Int64, "item_id": pl.Int64,
+                         "risk_class": pl.String, "is_slice": pl.Boolean})
+    stratum_ids = dict(zip(strata["key"].to_list(), strata["id"].to_list(), strict=True))
     laps("draw_json")
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
@@ -715,7 +745,7 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
             raise InspectionError(_("计划已经抽取，承诺公开后不能重新抽取；如需更正请创建新版本"))
         selections = pl.DataFrame({
             "plan_id": [locked.pk] * len(effective),
-            "stratum_id": [strata[e["stratum"]].pk for e in effective],
+            "stratum_id": [stratum_ids[e["stratum"]] for e in effective],
             "entity_id": [ids[e["uscc"]] for e in effective],
             "uscc": [e["uscc"] for e in effective], "ticket": [e["ticket"] for e in effective],
             "replaced_uscc": [replaced_by.get((e["stratum"], e["uscc"]), "") for e in effective]},
@@ -741,41 +771,43 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     return plan
 
 
-def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame,
-                       strata: dict[str, DrawStratum], laps: _Laps | None = None) -> tuple[int, int]:
+def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame, strata: pl.DataFrame,
+                       laps: _Laps | None = None) -> tuple[int, int]:
     """Entities drawn by several tasks with overlapping periods get one visit carrying all their items.
 
-    `selections` (stratum_id, entity_id, in stratum then ticket order) as stored; the visits are numbered in
-    entity id order and written, with their items, in bulk (COPY on PostgreSQL)."""
-    by_id = {s.pk: s for s in strata.values()}
-    by_entity: dict[int, list[DrawStratum]] = defaultdict(list)
+    `selections` (stratum_id, entity_id, in stratum then ticket order) as stored, `strata` the plan's (id, task_id,
+    item_id, risk_class, is_slice); the visits are numbered in entity id order and written, with their items, in
+    bulk (COPY on PostgreSQL)."""
+    periods = {t.pk: (t.period_start, t.period_end) for t in plan.tasks.all()}
+    by_id = {row[0]: row for row in strata.select("id", "task_id", "item_id", "risk_class", "is_slice").iter_rows()}
+    by_entity: dict[int, list[tuple[int, int, int, str, bool]]] = defaultdict(list)
     for stratum_id, entity_id in zip(selections["stratum_id"].to_list(), selections["entity_id"].to_list(),
                                      strict=True):
         by_entity[entity_id].append(by_id[stratum_id])
-    separate = sum(len({st.task_id for st in sts}) for sts in by_entity.values())
+    separate = sum(len({st[1] for st in sts}) for sts in by_entity.values())
     visits: list[tuple[int, str, dt.date, dt.date]] = []  # entity, number, period
     items: dict[tuple[str, int, int], list[Any]] = {}  # (visit number, task, item) → VisitItem columns
     seq = 0
     for entity_id in sorted(by_entity):
-        sts = sorted(by_entity[entity_id], key=lambda s: (s.task.period_start, s.task_id))
-        clusters: list[tuple[dt.date, dt.date, list[DrawStratum]]] = []
+        sts = sorted(by_entity[entity_id], key=lambda st: (periods[st[1]][0], st[1]))
+        clusters: list[tuple[dt.date, dt.date, list[tuple[int, int, int, str, bool]]]] = []
         for st in sts:
-            t = st.task
-            if clusters and t.period_start <= clusters[-1][1] and t.period_end >= clusters[-1][0]:
+            begin, finish = periods[st[1]]
+            if clusters and begin <= clusters[-1][1] and finish >= clusters[-1][0]:
                 start, end, members = clusters[-1]
-                clusters[-1] = (max(start, t.period_start), min(end, t.period_end), [*members, st])
+                clusters[-1] = (max(start, begin), min(end, finish), [*members, st])
             else:
-                clusters.append((t.period_start, t.period_end, [st]))
+                clusters.append((begin, finish, [st]))
         for start, end, members in clusters:
             seq += 1
             number = f"{plan.year}-{plan.pk:04d}-{seq:05d}"
             visits.append((entity_id, number, start, end))
-            for st in members:
-                key = (number, st.task_id, st.item_id)
+            for stratum_id, task_id, item_id, risk_class, is_slice in members:
+                key = (number, task_id, item_id)
                 if key in items:  # drawn in both the A stratum and the A control slice of the same item
-                    items[key][-1] = items[key][-1] or st.is_slice
+                    items[key][-1] = items[key][-1] or is_slice
                     continue
-                items[key] = [number, st.task_id, st.item_id, st.pk, st.risk_class, st.is_slice]
+                items[key] = [number, task_id, item_id, stratum_id, risk_class, is_slice]
     if laps:
         laps("merge")
     write_models(Visit, pl.DataFrame(visits, orient="row", schema={
@@ -783,11 +815,11 @@ def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame,
         .with_columns(plan_id=pl.lit(plan.pk, pl.Int64), unit_id=pl.lit(plan.unit_id, pl.Int64)))
     ids = read_frame(f"SELECT number, id FROM {_table(Visit)} WHERE plan_id = %s",  # noqa: S608
                      [plan.pk], {"number": pl.String, "visit_id": pl.Int64})
+    if laps:
+        laps("store_visits")
     rows = pl.DataFrame(list(items.values()), orient="row", schema={
         "number": pl.String, "task_id": pl.Int64, "item_id": pl.Int64, "stratum_id": pl.Int64,
         "risk_class": pl.String, "is_slice": pl.Boolean})
-    if laps:
-        laps("store_visits")
     write_models(VisitItem, rows.join(ids, on="number", how="left", maintain_order="left").drop("number"))
     if laps:
         laps("store_visit_items")
