@@ -58,3 +58,12 @@ def _current_hashjoin() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('enable_hashjoin')")
         return cursor.fetchone()[0]
+
+
+def test_booleans_and_nulls_read_back_as_they_are_inside_a_transaction():
+    """On PostgreSQL a read inside a transaction goes through COPY … CSV, which spells booleans t/f."""
+    from jianguan.core.bulk import read_frame
+
+    frame = read_frame("SELECT 1 AS n, true AS yes, false AS no, NULL AS unknown", [],
+                       {"n": pl.Int64, "yes": pl.Boolean, "no": pl.Boolean, "unknown": pl.Boolean})
+    assert frame.row(0) == (1, True, False, None)

@@ -173,8 +173,11 @@ def _read_copy(query: str, schema: Mapping[str, Any], settings: Mapping[str, str
     if buf.tell() == 0:
         return pl.DataFrame(schema=dict(schema))
     buf.seek(0)
-    return pl.read_csv(buf, has_header=False, new_columns=list(schema), schema_overrides=dict(schema),
-                       try_parse_dates=False)
+    # PostgreSQL's CSV spells booleans t/f, which Polars does not read as booleans
+    booleans = [c for c, t in schema.items() if t == pl.Boolean]
+    frame = pl.read_csv(buf, has_header=False, new_columns=list(schema), try_parse_dates=False,
+                        schema_overrides={c: pl.String if c in booleans else t for c, t in schema.items()})
+    return frame.with_columns([(pl.col(c) == "t").alias(c) for c in booleans]) if booleans else frame
 
 
 def read_frame(sql: str, params: Mapping[str, Any] | Sequence[Any] | None, schema: Mapping[str, Any], *,
