@@ -132,3 +132,15 @@ def test_rows_written_in_bulk_get_the_defaults_save_would_give_them(org, staff, 
         write_models(Visit, pl.DataFrame({"plan_id": [plan.pk], "unit_id": [org.wendeng.pk],
                                           "entity_id": [entity.pk], "period_start": [TODAY],
                                           "period_end": [TODAY]}))
+
+
+@pytest.mark.parametrize("offset", [0, 10**9])  # dense ids (a class table indexed by id) and sparse ones (a join)
+def test_each_entity_gets_its_risk_class_and_b_without_one(offset):
+    from jianguan.inspections.draws import _class_of
+
+    ids = pl.Series("id", [offset + 1, offset + 5, offset + 9, offset + 2])
+    classes = {offset + 5: "D", offset + 9: "A", offset + 100: "C"}
+    assert _class_of(ids, classes).to_list() == ["B", "D", "A", "B"]
+    frame = pl.DataFrame({"id": [offset + 1], "cls": ["C"]})
+    assert _class_of(ids, frame).to_list() == ["C", "B", "B", "B"]
+    assert _class_of(ids, {}).to_list() == ["B"] * 4

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jianguan.core.audit import audit_record
-from jianguan.core.bulk import read_frame, write_models
+from jianguan.core.bulk import Read, read_frame, read_frames, write_models
 from jianguan.core.models import Division, User
 from jianguan.inspections.domain import draw as draw_domain
 from jianguan.inspections.models import (
@@ -87,9 +87,9 @@ def _classes_frame(classes: Classes) -> pl.DataFrame:
     return pl.DataFrame({"id": list(classes), "cls": list(classes.values())}, schema={"id": pl.Int64, "cls": pl.String})
 
 
-def _read_frame(sql: str, params: list[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    """The rows of a SELECT as a DataFrame (on PostgreSQL a binary COPY into Arrow, no Python object per row)."""
-    return read_frame(sql, params, schema)
+def _read_frames(reads: list[Read]) -> list[pl.DataFrame]:
+    """The rows of independent SELECTs as DataFrames (on PostgreSQL binary COPY into Arrow, two at once)."""
+    return read_frames(reads)
 
 
 def _table(model: Any) -> str:
@@ -126,43 +126,66 @@ class _Registry:
 
 
 def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Classes) -> _Registry:
+    """The entities in scope and the holders of the labels and licence types the rules name: read at once on two
+    connections (at province scale 13 million entities and 20 million label rows, ≈ 9 s each)."""
     statuses = sorted({s for rule in rules for s in (rule.get("statuses") or [Entity.Status.ACTIVE])})
     where = " OR ".join(["division_id LIKE %s ESCAPE '\\'"] * len(prefixes))
-    entities = _read_frame(
+    reads = [Read(
         f"SELECT id, uscc, division_id, kind, industry_id, status FROM {_table(Entity)} "  # noqa: S608
         f"WHERE status IN ({', '.join(['%s'] * len(statuses))}) AND ({where})",
         [*statuses, *(_like_prefix(p) for p in prefixes)],
         {"id": pl.Int64, "uscc": pl.String, "division": pl.String, "kind": pl.String, "industry": pl.String,
-         "status": pl.String})
+         "status": pl.String})]
+    label_codes = dict(Label.objects.filter(code__in={c for rule in rules for c in rule.get("labels") or []})
+                       .values_list("id", "code"))
+    if label_codes:  # by label id: an index-only scan of (label, entity), no join
+        reads.append(Read(f"SELECT entity_id, label_id FROM {_table(EntityLabel)} "  # noqa: S608
+                          f"WHERE label_id IN ({', '.join(['%s'] * len(label_codes))})", sorted(label_codes),
+                          {"id": pl.Int64, "code": pl.Int64}))
+    types = sorted({t for rule in rules for t in rule.get("licences") or []})
+    if types:
+        reads.append(Read(f"SELECT entity_id, type FROM {_table(Licence)} "  # noqa: S608
+                          f"WHERE status = %s AND type IN ({', '.join(['%s'] * len(types))})",
+                          [Licence.Status.VALID, *types], {"id": pl.Int64, "code": pl.String}))
+    frames = _read_frames(reads)
+    entities = frames.pop(0)
+    labels: dict[str, pl.Series] = {}
+    if label_codes:
+        labels = {label_codes[code]: part["id"] for (code,), part in frames.pop(0).partition_by(
+            "code", as_dict=True).items()}
+    licences: dict[str, pl.Series] = {}
+    if types:
+        licences = {code: part["id"] for (code,), part in frames.pop(0).partition_by("code", as_dict=True).items()}
     sections = pl.DataFrame(list(Industry.objects.values_list("code", "section")), orient="row",
                             schema={"industry": pl.String, "section": pl.String})
-    known = _classes_frame(classes)
     entities = (entities.join(sections, on="industry", how="left")
-                .join(known, on="id", how="left").with_columns(pl.col("cls").fill_null("B")))
+                .with_columns(_class_of(entities["id"], classes).alias("cls")))
     # Sorted once by (risk class, county, uscc), numbering the (risk class, county) pairs in order so that the sort
     # compares one string column, not three: every item's filter keeps this order, so its strata come out in order
     # and each sorted, without a sort per item.
     pairs = entities.select("cls", "division").unique().sort(["cls", "division"]).with_row_index("group")
     entities = (entities.join(pairs, on=["cls", "division"], how="left").drop("cls").sort(["group", "uscc"])
                 .with_row_index("row"))
-    labels: dict[str, pl.Series] = {}
-    wanted = sorted({c for rule in rules for c in rule.get("labels") or []})
-    if wanted:
-        rows = _read_frame(
-            f"SELECT el.entity_id, l.code FROM {_table(EntityLabel)} el "  # noqa: S608
-            f"JOIN {_table(Label)} l ON l.id = el.label_id WHERE l.code IN ({', '.join(['%s'] * len(wanted))})",
-            wanted, {"id": pl.Int64, "code": pl.String})
-        labels = {code: part["id"] for (code,), part in rows.partition_by("code", as_dict=True).items()}
-    licences: dict[str, pl.Series] = {}
-    wanted = sorted({t for rule in rules for t in rule.get("licences") or []})
-    if wanted:
-        rows = _read_frame(
-            f"SELECT entity_id, type FROM {_table(Licence)} "  # noqa: S608
-            f"WHERE status = %s AND type IN ({', '.join(['%s'] * len(wanted))})",
-            [Licence.Status.VALID, *wanted], {"id": pl.Int64, "code": pl.String})
-        licences = {code: part["id"] for (code,), part in rows.partition_by("code", as_dict=True).items()}
     groups = [(cls, county) for _group, cls, county in pairs.iter_rows()]
     return _Registry(entities, entities["uscc"], entities["id"], labels, licences, groups, statuses, prefixes)
+
+
+def _class_of(ids: pl.Series, classes: Classes) -> pl.Series:
+    """The risk class of each entity id (B when it has none). Ids are dense (a table's serial), so a class table
+    indexed by id is gathered from, instead of joining 13 million ids with 13 million classes (≈ 5 s)."""
+    known = _classes_frame(classes)
+    if ids.is_empty():
+        return pl.Series("cls", [], dtype=pl.String)
+    names = sorted(set(known["cls"].unique().to_list()) | {"B"})
+    top = max(int(ids.max()), int(known["id"].max()) if known.height else 0)  # type: ignore[arg-type]
+    if ids.min() < 0 or top > 4 * (ids.len() + known.height):  # type: ignore[operator]  # sparse: join instead
+        return (ids.to_frame("id").join(known, on="id", how="left", maintain_order="left")["cls"]
+                .fill_null("B"))
+    table = pl.Series(np.full(top + 1, names.index("B"), dtype=np.uint8))
+    if known.height:
+        table = table.scatter(known["id"], known["cls"].replace_strict(
+            {name: i for i, name in enumerate(names)}, return_dtype=pl.UInt8))
+    return pl.Series("cls", names).gather(table.gather(ids))
 
 
 def _holders(found: dict[str, pl.Series], codes: list[str]) -> pl.Series:
