@@ -165,9 +165,9 @@ def ensure_inspectors(total: int, demand: dict[tuple[str, str], int]) -> int:
                            .values_list("category", flat=True))) for d in departments}
     depts = {d.code: d for d in Department.objects.filter(code__in=departments)}
     cap = assignment_rules().workload_cap_per_period
-    # first what the workload cap needs (with a margin: a visit may need more than one of a department), at least
+    # first what the workload cap needs (with a margin of half: a visit may need more than one of a department, and partner departments join), at least
     # two (a team), then the rest of `total` in proportion to the demand
-    base = {key: max(2, math.ceil(need * 1.25 / cap) + 1) for key, need in demand.items()}
+    base = {key: max(2, math.ceil(need * 1.5 / cap) + 1) for key, need in demand.items()}
     spare = max(0, total - sum(base.values()))
     weight = sum(demand.values())
     wanted: dict[str, tuple[str, str]] = {}  # cert_no → (department, unit code)
