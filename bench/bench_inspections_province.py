@@ -165,8 +165,8 @@ def ensure_inspectors(total: int, demand: dict[tuple[str, str], int]) -> int:
                            .values_list("category", flat=True))) for d in departments}
     depts = {d.code: d for d in Department.objects.filter(code__in=departments)}
     cap = assignment_rules().workload_cap_per_period
-    # first what the workload cap needs (with a margin of half: a visit may need more than one of a department, and partner departments join), at least
-    # two (a team), then the rest of `total` in proportion to the demand
+    # first what the workload cap needs (with a margin of half: a visit may need more than one of a department), at
+    # least two (a team), then the rest of `total` in proportion to the demand
     base = {key: max(2, math.ceil(need * 1.5 / cap) + 1) for key, need in demand.items()}
     spare = max(0, total - sum(base.values()))
     weight = sum(demand.values())
@@ -219,7 +219,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--stop-after", choices=["freeze", "draw", "assign"], default="assign")
     parser.add_argument("--keep-files", action="store_true",
-                        help="keep each plan's candidates.csv (about 3.5 GB for a province plan)")
+                        help="keep each plan's files (candidates.csv and its Arrow copy: ≈ 4.8 GB for a province plan)")
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = args.db
     # Plan files live under MEDIA_ROOT/draws/<plan id>: a directory of this database's own, so that plans of
