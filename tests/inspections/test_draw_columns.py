@@ -100,7 +100,7 @@ def test_the_draw_reads_candidates_csv_itself_when_its_columns_are_missing_or_do
                         candidates.usccs.gather(candidates.index["row"]).to_list(), strict=True))
 
     kept = draws._Candidates.load(plan, meta)
-    expected = [tuple(line.split(",")) for line in draws.candidates_bytes(plan).decode().splitlines()[1:]]
+    expected = [tuple(line.split(",")) for line in draws.verified_candidates_path(plan).read_text().splitlines()[1:]]
     assert rows(kept) == expected and kept.counts() == [m["candidates"] for m in meta]
     assert plan.columns_sha256
     # columns that are not the ones the freeze wrote are not used: one USCC changed

@@ -41,6 +41,23 @@ def test_plan_pages_render_for_the_owning_county_and_are_404_for_another(org, st
     assert client.post(f"/staff/inspections/plans/{plan.pk}/action/assign/").status_code == 404
 
 
+def test_the_staff_export_zip_holds_the_four_files_and_verifies(org, staff, food_world, client, tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    plan = _drawn(org, staff)
+    response = _login(client, staff.head).get(f"/staff/inspections/plans/{plan.pk}/export.zip")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+        assert sorted(zf.namelist()) == sorted(f"draw-{plan.pk}/{n}" for n in (
+            "candidates.csv", "manifest.json", "draw.json", "verify_draw.py"))
+        zf.extractall(tmp_path)
+    out = subprocess.run([sys.executable, str(tmp_path / f"draw-{plan.pk}" / "verify_draw.py"),
+                          str(tmp_path / f"draw-{plan.pk}")], capture_output=True, text=True)
+    assert (out.returncode, out.stdout.strip()) == (0, "MATCH")
+
+
 def test_an_inspector_sees_only_their_own_visits_and_records_results_on_the_mobile_page(org, staff, food_world,
                                                                                          client):
     from jianguan.inspections.models import Inspector, Visit

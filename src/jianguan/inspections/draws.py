@@ -488,10 +488,7 @@ class _Candidates:
     def load(cls, plan: InspectionPlan, strata: list[dict[str, Any]]) -> _Candidates:
         """The committed candidates of a frozen plan. Raises `InspectionError` when candidates.csv no longer has
         the SHA-256 recorded at the freeze (the published file must stay verifiable)."""
-        path = _candidates_path(plan)
-        with path.open("rb") as f:
-            if hashlib.file_digest(f, "sha256").hexdigest() != plan.candidates_sha256:
-                raise InspectionError(_("候选名单文件与冻结时的 SHA-256 不一致，文件可能被篡改"))
+        path = verified_candidates_path(plan)
         names = pl.Series("stratum", [s["stratum"] for s in strata], dtype=pl.String)
         directory = plan_dir(plan)
         files = directory / INDEX_FILE, directory / USCC_FILE
@@ -545,12 +542,13 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def candidates_bytes(plan: InspectionPlan) -> bytes:
-    """The frozen candidates.csv, checked against the SHA-256 in the database."""
-    data = _candidates_path(plan).read_bytes()
-    if hashlib.sha256(data).hexdigest() != plan.candidates_sha256:
-        raise InspectionError(_("候选名单文件与冻结时的 SHA-256 不一致，文件可能被篡改"))
-    return data
+def verified_candidates_path(plan: InspectionPlan) -> Path:
+    """The frozen candidates.csv, checked (read in pieces) against the SHA-256 in the database."""
+    path = _candidates_path(plan)
+    with path.open("rb") as f:
+        if hashlib.file_digest(f, "sha256").hexdigest() != plan.candidates_sha256:
+            raise InspectionError(_("候选名单文件与冻结时的 SHA-256 不一致，文件可能被篡改"))
+    return path
 
 
 # ---------------------------------------------------------------------------------------------------------------

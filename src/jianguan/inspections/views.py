@@ -189,7 +189,7 @@ def _submit_plan_job(request: AuthedRequest, plan: InspectionPlan, action: str) 
 
 
 @login_required
-def plan_export(request: AuthedRequest, pk: int) -> HttpResponse:
+def plan_export(request: AuthedRequest, pk: int) -> FileResponse:
     from jianguan.inspections.export import export_zip
 
     plan = access.plan_or_404(request.user, pk)
@@ -197,9 +197,7 @@ def plan_export(request: AuthedRequest, pk: int) -> HttpResponse:
         data = export_zip(plan)
     except services.InspectionError:
         raise Http404 from None
-    resp = HttpResponse(data, content_type="application/zip")
-    resp["Content-Disposition"] = f'attachment; filename="draw-{plan.pk}.zip"'
-    return resp
+    return FileResponse(data, as_attachment=True, filename=f"draw-{plan.pk}.zip", content_type="application/zip")
 
 
 @login_required
