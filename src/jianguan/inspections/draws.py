@@ -165,7 +165,7 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Cl
     # and each sorted, without a sort per item.
     pairs = entities.select("cls", "division").unique().sort(["cls", "division"]).with_row_index("group")
     entities = (entities.join(pairs, on=["cls", "division"], how="left").drop("cls").sort(["group", "uscc"])
-                .with_row_index("row"))
+                .with_row_index("row").rechunk())  # one chunk: its USCCs are gathered from by position
     groups = [(cls, county) for _group, cls, county in pairs.iter_rows()]
     return _Registry(entities, entities["uscc"], entities["id"], labels, licences, groups, statuses, prefixes)
 
@@ -493,7 +493,7 @@ class _Candidates:
         directory = plan_dir(plan)
         files = directory / INDEX_FILE, directory / USCC_FILE
         if plan.columns_sha256 and all(p.exists() for p in files) and _files_sha256(*files) == plan.columns_sha256:
-            usccs = pl.read_ipc(files[1])
+            usccs = pl.read_ipc(files[1]).rechunk()  # one chunk: gathered from by position
             return cls(names, pl.read_ipc(files[0]), usccs["uscc"], usccs["id"] if "id" in usccs.columns else None)
         return cls.parse(path, names)
 
@@ -680,7 +680,7 @@ def _tickets(seed: str, usccs: pl.Series) -> pl.DataFrame:
     return (usccs.to_frame("uscc").lazy()
             .select((pl.lit(seed + ":") + pl.col("uscc")).chash.sha2_256().alias("ticket"))  # type: ignore[attr-defined]
             .with_columns(pl.col("ticket").str.slice(0, 15).str.to_integer(base=16).alias("t60"))
-            .collect(engine="streaming"))
+            .collect(engine="streaming").rechunk())  # one chunk: gathered from 85 million times
 
 
 def _keep_below(take: int, count: int) -> int:
@@ -712,10 +712,8 @@ def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]],
                               candidates.usccs.gather(kept["row"]).alias("uscc"))
             .sort(["sid", "ticket"]))
     counties = [m["stratum"].rsplit(":", 1)[-1] for m in meta]  # a stratum's key ends with its county
-    hint = ({} if candidates.ids is None else
-            {uscc: (pk, counties[sid]) for uscc, pk, sid in zip(
-                kept["uscc"].to_list(), candidates.ids.gather(kept["row"]).to_list(), kept["sid"].to_list(),
-                strict=True)})
+    ids = None if candidates.ids is None else candidates.ids.gather(kept["row"]).to_list()
+    hint: dict[str, tuple[int, str]] = {}  # of the selected (alternates are looked up only when needed)
     complete = complete | set(short) | {i for i, m in enumerate(meta) if _keep_below(takes[i], m["candidates"])
                                         == 1 << 60}
     sids, usccs, ticks = kept["sid"].to_list(), kept["uscc"].to_list(), kept["ticket"].to_list()
@@ -727,6 +725,9 @@ def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]],
             end += 1
         pairs = tuple(zip(usccs[start:end], ticks[start:end], strict=True))
         take = takes[i]
+        if ids is not None:
+            for j in range(start, min(start + take, end)):
+                hint[usccs[j]] = (ids[j], counties[i])
         if i in complete and len(pairs) != m["candidates"]:
             raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": m["stratum"]})
         draws.append(draw_domain.StratumDraw(stratum=m["stratum"], candidates=m["candidates"],
