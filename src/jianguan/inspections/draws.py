@@ -303,8 +303,9 @@ def compute_strata(plan: InspectionPlan, *, today: dt.date, classes: Classes | N
         key = source(task, item)
         matched = cache.get(key)
         if matched is None:  # in the registry frame's order: by (risk class, county, uscc)
-            matched = (registry.entities.filter(_rule_expr(item.target_rule, scopes[task.pk], registry))
-                       .select("row", "id", "group"))
+            # lazily, so that only the three columns kept are gathered for the matching rows (not the USCCs)
+            matched = (registry.entities.lazy().filter(_rule_expr(item.target_rule, scopes[task.pk], registry))
+                       .select("row", "id", "group").collect())
         uses[key] -= 1
         if uses[key]:
             cache[key] = matched
