@@ -144,3 +144,20 @@ def test_each_entity_gets_its_risk_class_and_b_without_one(offset):
     frame = pl.DataFrame({"id": [offset + 1], "cls": ["C"]})
     assert _class_of(ids, frame).to_list() == ["C", "B", "B", "B"]
     assert _class_of(ids, {}).to_list() == ["B"] * 4
+
+
+def test_status_look_up_with_freeze_time_hints_falls_back_by_uscc_when_a_hint_is_stale(org, staff, food_world):
+    """The hint (id and county at the freeze) finds active entities in the index; an entity now suspended, moved to
+    another county, given under another id, or unknown is still answered correctly, by its USCC."""
+    from jianguan.inspections.draws import _by_uscc
+    from jianguan.registry.models import Entity
+
+    active, suspended, moved, other = food_world["food"][:4]
+    Entity.objects.filter(pk=suspended.pk).update(status="suspended")
+    hint = {active.uscc: (active.pk, active.division_id), suspended.uscc: (suspended.pk, suspended.division_id),
+            moved.uscc: (moved.pk, "371002"), other.uscc: (active.pk, other.division_id),
+            "91371003000000000X": (10**9, "371003")}
+    found = _by_uscc(list(hint), hint)
+    assert found == {active.uscc: ("active", active.pk), suspended.uscc: ("suspended", suspended.pk),
+                     moved.uscc: ("active", moved.pk), other.uscc: ("active", other.pk)}
+    assert _by_uscc(list(hint)) == found  # the same without hints
