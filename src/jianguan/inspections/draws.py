@@ -12,9 +12,9 @@ import json
 import logging
 import math
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -464,8 +464,15 @@ class _Candidates:
                          ).write_csv(buffer, include_header=False, quote_style="never", line_terminator="\n")
             return buffer.getvalue()
 
+        # at most three pieces ahead (`Executor.map` would format the whole 4 GB before the first is written)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            yield from pool.map(text, self.index.iter_slices(CSV_CHUNK_ROWS))
+            pending: deque[Future[bytes]] = deque()
+            for chunk in self.index.iter_slices(CSV_CHUNK_ROWS):
+                pending.append(pool.submit(text, chunk))
+                if len(pending) > 2:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def write_csv(self, path: Path) -> tuple[str, int]:
         """Write candidates.csv; its SHA-256 and number of rows (without the header)."""
