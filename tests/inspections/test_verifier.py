@@ -295,3 +295,25 @@ def test_an_exhausted_stratum_may_record_no_replacement_but_only_when_nothing_is
         f"MISMATCH: draw.json: alternates_used[1] (stratum S): by is '{order[1]}' but no unused alternate is left "
         "(by must be null)"
     )
+
+
+@pytest.mark.parametrize("block", [1, 5, 13, 64])
+def test_the_verifier_streams_candidates_csv_in_blocks_with_the_same_findings(tmp_path, monkeypatch, block):
+    """candidates.csv is read in blocks (a province's is gigabytes): tiny blocks split lines, multi-byte characters
+    and the byte-order mark, and the verdicts and the bytes and lines they name stay those of the whole file."""
+    from jianguan.inspections.verifier import verify_draw
+
+    monkeypatch.setattr(verify_draw, "BLOCK", block)
+    write_export(tmp_path, first_two_selected_deregistered)
+    assert verify_dir(tmp_path) == (True, "MATCH")
+    cases = [
+        (b"stratum,uscc\nA,1\nA,2\r\n", "candidates.csv: line 3 contains a carriage return"),
+        (b"\xef\xbb\xbfstratum,uscc\nA,1\n", "candidates.csv: starts with a byte-order mark"),
+        (b"stratum,uscc\nA,1\n\xe9\xa3\x9f,1\n\xe9\xa3,2\n", "candidates.csv: not valid UTF-8 at byte 23"),
+        (b"stratum,uscc\nA,1\nA,2", "candidates.csv: the last line does not end with \\n"),
+        (b"stratum,uscc\n", "candidates.csv: has no candidate rows"),
+    ]
+    for content, message in cases:
+        (tmp_path / "candidates.csv").write_bytes(content)
+        ok, found = verify_dir(tmp_path)
+        assert not ok and found.startswith("MISMATCH: " + message), (content, found)

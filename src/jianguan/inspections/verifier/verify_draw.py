@@ -22,6 +22,8 @@ The protocol (docs/draw-protocol.md in the Jianguan source):
      in its stratum by the next unused alternate (null when none is left).
 """
 
+import codecs
+import contextlib
 import hashlib
 import json
 import os
@@ -66,54 +68,91 @@ def parse_ratio(text, where):
     return value
 
 
-def read_candidates(data):
-    """candidates.csv bytes -> [(stratum, [uscc, ...]), ...] in file order, checking format and order."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        raise Mismatch("candidates.csv: starts with a byte-order mark; the file must be plain UTF-8")
-    if b"\r" in data:
-        line = data[: data.index(b"\r")].count(b"\n") + 1
-        raise Mismatch(f"candidates.csv: line {line} contains a carriage return; lines must end with \\n only")
-    if not data.endswith(b"\n"):
+BLOCK = 1 << 24  # bytes read at once: memory stays bounded whatever the size of candidates.csv
+
+
+def scan_candidates(path):
+    """Byte-level checks of candidates.csv in one streamed pass; returns its sha256.
+
+    Checked in this order, as if on the whole file: no byte-order mark, no carriage return (naming its line), a
+    final "\\n", valid UTF-8 (naming the byte)."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = newlines = 0
+    carriage = bad_byte = None
+    last = b""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(BLOCK if offset else max(BLOCK, 3))  # the first block holds a whole BOM
+            if not block:
+                break
+            if offset == 0 and block.startswith(b"\xef\xbb\xbf"):
+                raise Mismatch("candidates.csv: starts with a byte-order mark; the file must be plain UTF-8")
+            digest.update(block)
+            if carriage is None and b"\r" in block:
+                carriage = newlines + block.count(b"\n", 0, block.index(b"\r")) + 1
+            if bad_byte is None:
+                pending = len(decoder.getstate()[0])
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as error:
+                    bad_byte = offset - pending + error.start
+            newlines += block.count(b"\n")
+            offset += len(block)
+            last = block[-1:]
+    if carriage is not None:
+        raise Mismatch(f"candidates.csv: line {carriage} contains a carriage return; lines must end with \\n only")
+    if last != b"\n":
         raise Mismatch("candidates.csv: the last line does not end with \\n")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise Mismatch(f"candidates.csv: not valid UTF-8 at byte {error.start}") from None
-    lines = text.split("\n")
-    lines.pop()  # the empty string after the final "\n"
-    if lines[0] != HEADER:
-        raise Mismatch(f"candidates.csv: the first line must be {HEADER!r}, found {lines[0]!r}")
-    strata = []
+    if bad_byte is None:
+        try:
+            decoder.decode(b"", True)
+        except UnicodeDecodeError as error:
+            bad_byte = offset - len(decoder.getstate()[0]) + error.start
+    if bad_byte is not None:
+        raise Mismatch(f"candidates.csv: not valid UTF-8 at byte {bad_byte}")
+    return digest.hexdigest()
+
+
+def read_candidates(path, finish):
+    """Read candidates.csv line by line (after `scan_candidates`), checking format and order, and call
+    finish(stratum, usccs) once per stratum in file order. Only one stratum is held in memory at a time."""
     current = None
     usccs = []  # type: list[str]
     previous = ""
-    for number, line in enumerate(lines[1:], start=2):
-        stratum, _, uscc = line.partition(",")
-        if not uscc or "," in uscc or '"' in uscc:
-            raise Mismatch(f"candidates.csv: line {number} is not 'stratum,uscc': {line!r}")
-        if stratum != current:
-            if not stratum or '"' in stratum:
+    with open(path, encoding="utf-8", newline="\n") as handle:
+        header = handle.readline()[:-1]
+        if header != HEADER:
+            raise Mismatch(f"candidates.csv: the first line must be {HEADER!r}, found {header!r}")
+        for number, line in enumerate(handle, start=2):
+            line = line[:-1]
+            stratum, _, uscc = line.partition(",")
+            if not uscc or "," in uscc or '"' in uscc:
                 raise Mismatch(f"candidates.csv: line {number} is not 'stratum,uscc': {line!r}")
-            if current is not None and stratum < current:
+            if stratum != current:
+                if not stratum or '"' in stratum:
+                    raise Mismatch(f"candidates.csv: line {number} is not 'stratum,uscc': {line!r}")
+                if current is not None and stratum < current:
+                    raise Mismatch(
+                        f"candidates.csv: line {number}: stratum {stratum} comes after {current}; "
+                        "rows must be sorted by stratum then uscc"
+                    )
+                if current is not None:
+                    finish(current, usccs)
+                current = stratum
+                usccs = []
+            elif uscc <= previous:
+                if uscc == previous:
+                    raise Mismatch(f"candidates.csv: line {number}: stratum {stratum}: uscc {uscc} appears twice")
                 raise Mismatch(
-                    f"candidates.csv: line {number}: stratum {stratum} comes after {current}; "
+                    f"candidates.csv: line {number}: stratum {stratum}: uscc {uscc} comes after {previous}; "
                     "rows must be sorted by stratum then uscc"
                 )
-            current = stratum
-            usccs = []
-            strata.append((stratum, usccs))
-        elif uscc <= previous:
-            if uscc == previous:
-                raise Mismatch(f"candidates.csv: line {number}: stratum {stratum}: uscc {uscc} appears twice")
-            raise Mismatch(
-                f"candidates.csv: line {number}: stratum {stratum}: uscc {uscc} comes after {previous}; "
-                "rows must be sorted by stratum then uscc"
-            )
-        usccs.append(uscc)
-        previous = uscc
-    if not strata:
+            usccs.append(uscc)
+            previous = uscc
+    if current is None:
         raise Mismatch("candidates.csv: has no candidate rows")
-    return strata
+    finish(current, usccs)
 
 
 def ranked(seed, usccs):
@@ -148,7 +187,7 @@ def describe(value):
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def check_manifest(manifest, manifest_bytes, csv_bytes, strata_rows):
+def check_manifest(manifest, manifest_bytes, csv_sha256, strata_rows):
     """The manifest against candidates.csv; returns {stratum: (count, ratio Decimal, ratio string, take)}."""
     if not isinstance(manifest, dict) or set(manifest) != MANIFEST_KEYS:
         keys = sorted(manifest) if isinstance(manifest, dict) else type(manifest).__name__
@@ -167,7 +206,7 @@ def check_manifest(manifest, manifest_bytes, csv_bytes, strata_rows):
             "manifest.json: not written as canonical JSON (sorted keys, no spaces, UTF-8, no final newline), "
             "so its sha256sum would not be the commitment"
         )
-    actual = sha256_hex(csv_bytes)
+    actual = csv_sha256
     if manifest["candidates_sha256"] != actual:
         raise Mismatch(
             f"candidates.csv: sha256 is {actual} but manifest.json candidates_sha256 is "
@@ -176,7 +215,7 @@ def check_manifest(manifest, manifest_bytes, csv_bytes, strata_rows):
     listed = manifest["strata"]
     if not isinstance(listed, list) or not listed:
         raise Mismatch("manifest.json: strata must be a non-empty list")
-    in_csv = {stratum: len(usccs) for stratum, usccs in strata_rows}
+    in_csv = dict(strata_rows)
     strata = {}
     previous = None
     for index, entry in enumerate(listed):
@@ -304,14 +343,64 @@ def check_alternates(used, strata, orders):
         current[stratum].discard(replaced)
 
 
-def verify_dir(directory):
-    """(True, "MATCH") or (False, "MISMATCH: <first difference>") for the export in `directory`."""
+def _ranking_plan(manifest_bytes, draw_bytes):
+    """(seed, {stratum: (ratio, replacements)}) as far as manifest.json and draw.json allow, for ranking each stratum
+    while candidates.csv is read; the files are checked properly afterwards, in order, and any malformation named
+    there. (None, {}) when no seed can be computed."""
     try:
-        csv_bytes = read_bytes(directory, "candidates.csv")
+        manifest, draw = json.loads(manifest_bytes.decode("utf-8")), json.loads(draw_bytes.decode("utf-8"))
+    except ValueError:
+        return None, {}
+    if not isinstance(manifest, dict) or not isinstance(draw, dict) or not isinstance(draw.get("randomness"), str):
+        return None, {}
+    seed = sha256_hex(sha256_hex(manifest_bytes) + ":" + draw["randomness"])
+    used = draw.get("alternates_used")
+    extra = {}  # type: dict[str, int]
+    for entry in used if isinstance(used, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("stratum"), str):
+            extra[entry["stratum"]] = extra.get(entry["stratum"], 0) + 1
+    plan = {}
+    listed = manifest.get("strata")
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("stratum"), str) and isinstance(entry.get("ratio"), str):
+            with contextlib.suppress(InvalidOperation):  # a bad ratio: check_manifest names it
+                plan[entry["stratum"]] = (Decimal(entry["ratio"]), extra.get(entry["stratum"], 0))
+    return seed, plan
+
+
+def verify_dir(directory):
+    """(True, "MATCH") or (False, "MISMATCH: <first difference>") for the export in `directory`.
+
+    candidates.csv is streamed (a province draw's is several gigabytes): checked and hashed in one pass, then read
+    stratum by stratum, each stratum ranked as it ends and only its first tickets kept."""
+    try:
+        csv_path = os.path.join(directory, "candidates.csv")
+        try:
+            with open(csv_path, "rb"):
+                pass
+        except OSError as error:
+            raise Mismatch(f"candidates.csv: cannot be read ({error.strerror or error})") from None
         manifest_bytes = read_bytes(directory, "manifest.json")
         draw_bytes = read_bytes(directory, "draw.json")
-        strata_rows = read_candidates(csv_bytes)
-        strata = check_manifest(parse_json("manifest.json", manifest_bytes), manifest_bytes, csv_bytes, strata_rows)
+        csv_sha256 = scan_candidates(csv_path)
+        ranking_seed, plan = _ranking_plan(manifest_bytes, draw_bytes)
+        strata_rows = []  # (stratum, candidates) in file order
+        orders = {}
+
+        def finish(stratum, usccs):
+            strata_rows.append((stratum, len(usccs)))
+            if ranking_seed is not None and stratum in plan:
+                ratio, replacements = plan[stratum]
+                try:
+                    keep = take_count(ratio, len(usccs)) + replacements + 1
+                except (ArithmeticError, ValueError, TypeError):
+                    return  # a bad ratio: check_manifest names it
+                order = ranked(ranking_seed, usccs)
+                # Only the first take + (replacements in the stratum) + 1 tickets are ever looked at.
+                orders[stratum] = order if keep >= len(order) else order[:keep]
+
+        read_candidates(csv_path, finish)
+        strata = check_manifest(parse_json("manifest.json", manifest_bytes), manifest_bytes, csv_sha256, strata_rows)
         commitment = sha256_hex(manifest_bytes)
         draw = parse_json("draw.json", draw_bytes)
         if not isinstance(draw, dict) or set(draw) != DRAW_KEYS:
@@ -331,17 +420,8 @@ def verify_dir(directory):
                 f"(randomness {randomness!r})"
             )
         check_strata(draw["strata"], strata)
-        # Only the first take + (replacements in the stratum) + 1 tickets of each stratum are ever looked at.
-        used = draw["alternates_used"] if isinstance(draw["alternates_used"], list) else []
-        extra = {}  # type: dict[str, int]
-        for entry in used:
-            if isinstance(entry, dict) and isinstance(entry.get("stratum"), str):
-                extra[entry["stratum"]] = extra.get(entry["stratum"], 0) + 1
-        orders = {}
-        for stratum, usccs in strata_rows:
-            order = ranked(seed, usccs)
-            keep = strata[stratum][3] + extra.get(stratum, 0) + 1
-            orders[stratum] = order if keep >= len(order) else order[:keep]
+        if seed != ranking_seed or any(stratum not in orders for stratum in strata):
+            raise Mismatch("internal: the strata were not ranked while candidates.csv was read")
         check_selected(draw["selected"], strata, orders)
         check_alternates(draw["alternates_used"], strata, orders)
     except Mismatch as difference:
