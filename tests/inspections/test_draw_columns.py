@@ -161,3 +161,28 @@ def test_status_look_up_with_freeze_time_hints_falls_back_by_uscc_when_a_hint_is
     assert found == {active.uscc: ("active", active.pk), suspended.uscc: ("suspended", suspended.pk),
                      moved.uscc: ("active", moved.pk), other.uscc: ("active", other.pk)}
     assert _by_uscc(list(hint)) == found  # the same without hints
+
+
+def test_a_freeze_that_is_not_stored_leaves_no_files_and_a_missing_candidates_file_is_named(
+        org, staff, food_world, monkeypatch):
+    from jianguan.inspections import draws
+    from jianguan.inspections.services import InspectionError
+
+    plan = make_plan(org, staff, ratios={"B": "0.25"})
+
+    def refuse(*args, **kwargs):
+        raise InspectionError("审计写入失败")
+
+    monkeypatch.setattr(draws, "audit_record", refuse)
+    with pytest.raises(InspectionError, match="审计写入失败"):
+        draws.plan_freeze(plan, actor=staff.handler, today=TODAY)
+    plan.refresh_from_db()
+    assert plan.status == "approved" and not plan.strata.exists()
+    assert not any(draws.plan_dir(plan).iterdir())
+    monkeypatch.undo()
+    plan = draws.plan_freeze(plan, actor=staff.handler, today=TODAY)
+    draws.verified_candidates_path(plan).unlink()
+    draws.plan_randomness_enter(plan, "7", actor=staff.handler)
+    plan = draws.plan_randomness_enter(plan, "7", actor=staff.head)
+    with pytest.raises(InspectionError, match="找不到冻结时写入的候选名单文件"):
+        draws.plan_draw(plan, actor=staff.handler)

@@ -87,11 +87,11 @@ def test_tasks_sharing_a_target_rule_read_the_registry_once_but_apply_their_own_
              {"name": "夏季", "items": ("SCJG-SP-01",), "department": "samr", "start": dt.date(2026, 7, 1),
               "end": dt.date(2026, 9, 30)}]
     plan = make_plan(org, staff, tasks=tasks)
-    # the bulk reads go through _read_frames (on PostgreSQL COPY or other connections, which Django's query log does
+    # the bulk reads go through read_frames (on PostgreSQL COPY or other connections, which Django's query log does
     # not see)
     reads: list[str] = []
-    read_frames = draws._read_frames
-    monkeypatch.setattr(draws, "_read_frames", lambda batch: reads.extend(r.sql for r in batch) or read_frames(batch))
+    read_frames = draws.read_frames
+    monkeypatch.setattr(draws, "read_frames", lambda batch: reads.extend(r.sql for r in batch) or read_frames(batch))
     strata = draws.compute_strata(plan, today=TODAY, classes={})
     assert len([sql for sql in reads if 'FROM "registry_entity"' in sql]) == 1
     by_task = {}

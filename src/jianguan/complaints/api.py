@@ -21,7 +21,7 @@ except ImportError:  # django-ninja < 1.6 answers with a (status, body) tuple
 from jianguan.complaints import access, services
 from jianguan.complaints.domain.text import mask_name, mask_phone
 from jianguan.complaints.models import Case, IdempotencyKey
-from jianguan.core.db import execute, fast_cursor
+from jianguan.core.db import execute, fast_cursor, quoted_table
 
 PREFIX = "complaints"
 router = Router(tags=["complaints"])
@@ -213,7 +213,7 @@ def _first_answer(owner: str, key: str) -> dict[str, Any] | None:
             return services.quoted_column(IdempotencyKey, name)
 
         sql = _FIRST_ANSWER_SQL[connection.vendor] = (
-            f"SELECT {col('response')} FROM {services.quoted_table(IdempotencyKey)} "  # noqa: S608 — model names
+            f"SELECT {col('response')} FROM {quoted_table(IdempotencyKey)} "  # noqa: S608 — model names
             f"WHERE {col('owner')} = %s AND {col('key')} = %s")
     with fast_cursor() as cur:
         execute(cur, sql, [owner, key])

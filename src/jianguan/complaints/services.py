@@ -36,7 +36,7 @@ from jianguan.complaints.models import Attachment, Case, Extension, Flag, Mediat
 from jianguan.complaints.rules import flag_rules, get_ruleset, get_rulesets, intake_rules
 from jianguan.core.audit import AuditEvent, audit_record, audit_record_many, event_for, snapshot
 from jianguan.core.calendar_service import get_calendar
-from jianguan.core.db import execute, fast_cursor, insert_rows
+from jianguan.core.db import execute, fast_cursor, insert_rows, quoted_table
 from jianguan.core.domain.calendar import CalendarYearMissing
 from jianguan.core.models import Department, Division, Unit, User
 from jianguan.registry.domain.uscc import normalize_uscc, validate_uscc
@@ -170,10 +170,6 @@ def validate_attachments(files: Sequence[UploadedFile]) -> dict[str, str]:
 _ENTITY_FIELDS = tuple(f.attname for f in Entity._meta.concrete_fields if f.attname in {
     "id", "uscc", "name", "division_id", "street", "address", "industry_id", "is_ecommerce_platform", "odr_enabled"})
 _ENTITY_BOOLEANS = tuple(_ENTITY_FIELDS.index(f) for f in ("is_ecommerce_platform", "odr_enabled"))
-
-
-def quoted_table(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def quoted_column(model: type[models.Model], name: str | None = None) -> str:

@@ -45,6 +45,11 @@ def fast_cursor() -> Iterator[Any]:
         yield cur
 
 
+def quoted_table(model: type[models.Model]) -> str:
+    """A model's table name quoted for SQL the code writes itself (identifiers from the model, never from input)."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
 def execute(cur: Any, sql: str, params: Sequence[Any]) -> Any:
     """`cur.execute`, prepared on PostgreSQL when allowed."""
     if connection.vendor == "postgresql":

@@ -16,7 +16,8 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from jianguan.core.audit import audit_record
-from jianguan.core.bulk import Read, read_frames, write_frame
+from jianguan.core.bulk import Read, read_frames, write_models
+from jianguan.core.db import quoted_table
 from jianguan.core.models import Department, Unit, User
 from jianguan.inspections.domain import assign as assign_domain
 from jianguan.inspections.domain import draw as draw_domain
@@ -83,8 +84,8 @@ def _store_teams(plan: InspectionPlan, result: assign_domain.Assignment, visits:
     team, rejections = _team_frame(plan.seed, result, visit_pk), _rejection_frame(plan, result, visit_pk)
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
-        write_frame(VisitInspector._meta.db_table, team)
-        write_frame(AssignmentRejection._meta.db_table, rejections)
+        write_models(VisitInspector, team)
+        write_models(AssignmentRejection, rejections)
         # No failure: every visit read (the plan's unassigned ones) has a team, so they are exactly these.
         marked = Visit.objects.filter(plan=locked, status=Visit.Status.UNASSIGNED).update(
             status=Visit.Status.ASSIGNED)
@@ -130,16 +131,12 @@ class _Inputs:
     workload: pl.DataFrame  # inspector, n: assignments in the plan's period, other plans
 
 
-def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def _input_reads(plan: InspectionPlan, since: dt.date) -> list[Read]:
     """The SELECTs of `_Inputs`, independent of each other so that they can run at once. Each restates the
     plan's unassigned visits (`v`, `pending`) rather than passing their ids along."""
     q = connection.ops.quote_name
-    visit, entity, item, dept = _table(Visit), _table(Entity), _table(InspectionItem), _table(Department)
-    vitem, team, inspector = _table(VisitItem), _table(VisitInspector), _table(Inspector)
+    visit, entity, item, dept, unit = map(quoted_table, (Visit, Entity, InspectionItem, Department, Unit))
+    vitem, team, inspector = map(quoted_table, (VisitItem, VisitInspector, Inspector))
     partners = InspectionTask._meta.get_field("partner_departments")
     through, task_col, dept_col = (q(partners.m2m_db_table()), q(partners.m2m_column_name()),  # type: ignore[union-attr]
                                    q(partners.m2m_reverse_name()))  # type: ignore[union-attr]
@@ -160,11 +157,11 @@ def _input_reads(plan: InspectionPlan, since: dt.date) -> list[Read]:
              f"JOIN {dept} d ON d.id = tp.{dept_col} WHERE {pending}", key,
              {"visit": pl.Int64, "department": pl.String}),
         Read(f"SELECT i.id, d.code, CAST(i.qualifications AS TEXT), i.status, i.unit_id "  # noqa: S608
-             f"FROM {inspector} i JOIN {dept} d ON d.id = i.department_id JOIN {_table(Unit)} u ON u.id = i.unit_id "
+             f"FROM {inspector} i JOIN {dept} d ON d.id = i.department_id JOIN {unit} u ON u.id = i.unit_id "
              f"WHERE {register} ORDER BY u.path, i.cert_no", register_params,
              {"id": pl.Int64, "department": pl.String, "qualifications": pl.String, "status": pl.String,
               "unit": pl.Int64}),
-        Read(f"SELECT c.inspector_id, e.uscc FROM {_table(InspectorConflict)} c "  # noqa: S608
+        Read(f"SELECT c.inspector_id, e.uscc FROM {quoted_table(InspectorConflict)} c "  # noqa: S608
              f"JOIN {inspector} i ON i.id = c.inspector_id JOIN {entity} e ON e.id = c.entity_id WHERE {register}",
              register_params, {"inspector": pl.Int64, "uscc": pl.String}),
         Read(f"SELECT t.inspector_id, e.uscc, MAX(o.end_date) FROM {team} t "  # noqa: S608

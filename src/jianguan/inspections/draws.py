@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from jianguan.core.audit import audit_record
 from jianguan.core.bulk import Read, read_frame, read_frames, write_models
+from jianguan.core.db import quoted_table
 from jianguan.core.models import Division, User
 from jianguan.inspections.domain import draw as draw_domain
 from jianguan.inspections.models import (
@@ -87,14 +88,6 @@ def _classes_frame(classes: Classes) -> pl.DataFrame:
     return pl.DataFrame({"id": list(classes), "cls": list(classes.values())}, schema={"id": pl.Int64, "cls": pl.String})
 
 
-def _read_frames(reads: list[Read]) -> list[pl.DataFrame]:
-    """The rows of independent SELECTs as DataFrames (on PostgreSQL binary COPY into Arrow, two at once)."""
-    return read_frames(reads)
-
-
-def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -116,13 +109,20 @@ class _Registry:
     type that some rule names."""
 
     entities: pl.DataFrame
-    usccs: pl.Series  # entities' uscc column, shared by every stratum (its `rows` point into it)
-    ids: pl.Series  # and their ids
     labels: dict[str, pl.Series]
     licences: dict[str, pl.Series]
     groups: list[tuple[str, str]]  # (risk class, county) of each value of the `group` column
     statuses: list[str]  # the statuses read: a rule accepting exactly these needs no status filter
     prefixes: list[str]  # the scope read: a task with exactly this scope needs no scope filter
+
+    @property
+    def usccs(self) -> pl.Series:
+        """The entities' USCCs, shared by every stratum (its `rows` point into them)."""
+        return self.entities["uscc"]
+
+    @property
+    def ids(self) -> pl.Series:
+        return self.entities["id"]
 
 
 def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Classes) -> _Registry:
@@ -131,7 +131,7 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Cl
     statuses = sorted({s for rule in rules for s in (rule.get("statuses") or [Entity.Status.ACTIVE])})
     where = " OR ".join(["division_id LIKE %s ESCAPE '\\'"] * len(prefixes))
     reads = [Read(
-        f"SELECT id, uscc, division_id, kind, industry_id, status FROM {_table(Entity)} "  # noqa: S608
+        f"SELECT id, uscc, division_id, kind, industry_id, status FROM {quoted_table(Entity)} "  # noqa: S608
         f"WHERE status IN ({', '.join(['%s'] * len(statuses))}) AND ({where})",
         [*statuses, *(_like_prefix(p) for p in prefixes)],
         {"id": pl.Int64, "uscc": pl.String, "division": pl.String, "kind": pl.String, "industry": pl.String,
@@ -139,15 +139,15 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Cl
     label_codes = dict(Label.objects.filter(code__in={c for rule in rules for c in rule.get("labels") or []})
                        .values_list("id", "code"))
     if label_codes:  # by label id: an index-only scan of (label, entity), no join
-        reads.append(Read(f"SELECT entity_id, label_id FROM {_table(EntityLabel)} "  # noqa: S608
+        reads.append(Read(f"SELECT entity_id, label_id FROM {quoted_table(EntityLabel)} "  # noqa: S608
                           f"WHERE label_id IN ({', '.join(['%s'] * len(label_codes))})", sorted(label_codes),
                           {"id": pl.Int64, "code": pl.Int64}))
     types = sorted({t for rule in rules for t in rule.get("licences") or []})
     if types:
-        reads.append(Read(f"SELECT entity_id, type FROM {_table(Licence)} "  # noqa: S608
+        reads.append(Read(f"SELECT entity_id, type FROM {quoted_table(Licence)} "  # noqa: S608
                           f"WHERE status = %s AND type IN ({', '.join(['%s'] * len(types))})",
                           [Licence.Status.VALID, *types], {"id": pl.Int64, "code": pl.String}))
-    frames = _read_frames(reads)
+    frames = read_frames(reads)
     entities = frames.pop(0)
     labels: dict[str, pl.Series] = {}
     if label_codes:
@@ -167,7 +167,7 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Cl
     entities = (entities.join(pairs, on=["cls", "division"], how="left").drop("cls").sort(["group", "uscc"])
                 .with_row_index("row").rechunk())  # one chunk: its USCCs are gathered from by position
     groups = [(cls, county) for _group, cls, county in pairs.iter_rows()]
-    return _Registry(entities, entities["uscc"], entities["id"], labels, licences, groups, statuses, prefixes)
+    return _Registry(entities, labels, licences, groups, statuses, prefixes)
 
 
 def _class_of(ids: pl.Series, classes: Classes) -> pl.Series:
@@ -383,6 +383,21 @@ def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
         raise InspectionError(str(exc)) from None
     columns_sha256 = candidates.save(directory)
     laps("columns_files")
+    try:
+        _store_freeze(plan, strata, manifest, commitment, sha, rows, columns_sha256, path, actor=actor)
+    except BaseException:  # nothing half-done: the files of a freeze that was not stored go too
+        for leftover in (path.with_suffix(".tmp"), directory / INDEX_FILE, directory / USCC_FILE):
+            leftover.unlink(missing_ok=True)
+        raise
+    laps("store")
+    laps.log()
+    plan.refresh_from_db()
+    return plan
+
+
+def _store_freeze(plan: InspectionPlan, strata: list[FrozenStratum], manifest: dict[str, Any], commitment: str,
+                  sha: str, rows: int, columns_sha256: str, path: Path, *, actor: User | None) -> None:
+    """The strata, candidates.csv in place and the plan frozen with its commitment, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
@@ -396,7 +411,6 @@ def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
             "ratio": [str(s.ratio) for s in strata],
             "take": [draw_domain.take_count(s.ratio, s.count) for s in strata]},
             schema_overrides={"plan_id": pl.Int64, "task_id": pl.Int64, "item_id": pl.Int64}))
-        path.with_suffix(".tmp").replace(path)
         locked.status = Status.FROZEN
         locked.frozen_at = now
         locked.candidates_path = str(path.relative_to(Path(settings.MEDIA_ROOT)))
@@ -411,10 +425,7 @@ def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
                      after={"status": Status.FROZEN, "commitment": commitment, "candidates_sha256": sha,
                             "strata": len(strata), "candidates": rows},
                      reason=_("冻结候选名单并公开承诺值"))
-    laps("store")
-    laps.log()
-    plan.refresh_from_db()
-    return plan
+        path.with_suffix(".tmp").replace(path)  # last: a refusal above leaves no candidates.csv behind
 
 
 CSV_CHUNK_ROWS = 2_000_000  # rows of candidates.csv formatted at once (≈ 100 MB of text)
@@ -444,14 +455,16 @@ class _Candidates:
         for s in strata:
             draw_domain._check_key(s.key)
         usccs = strata[0].usccs if strata else pl.Series("uscc", [], dtype=pl.String)
-        bad = usccs.filter(usccs.str.contains(r'[,"\r\n]') | (usccs.str.len_bytes() == 0))
-        if len(bad):
-            draw_domain._check_key(bad[0], next(s.key for s in strata if bad[0] in s.members))
-        counts = [s.count for s in strata]
-        sid = _repeat_index(counts)
+        sid = _repeat_index([s.count for s in strata])
         rows = pl.concat([s.rows for s in strata], rechunk=True) if strata else pl.Series([], dtype=pl.UInt32)
-        return cls(pl.Series("stratum", [s.key for s in strata], dtype=pl.String),
-                   pl.DataFrame({"sid": sid, "row": rows.cast(pl.UInt32)}), usccs, strata[0].ids if strata else None)
+        index = pl.DataFrame({"sid": sid, "row": rows.cast(pl.UInt32)})
+        bad = usccs.str.contains(r'[,"\r\n]') | (usccs.str.len_bytes() == 0)
+        if bad.any():  # a USCC candidates.csv cannot hold; named with the first stratum that has it as a candidate
+            hit = index.filter(bad.gather(index["row"]))
+            if hit.height:
+                draw_domain._check_key(usccs[hit["row"][0]], strata[hit["sid"][0]].key)
+        return cls(pl.Series("stratum", [s.key for s in strata], dtype=pl.String), index, usccs,
+                   strata[0].ids if strata else None)
 
     def csv_chunks(self) -> Iterator[bytes]:
         """candidates.csv in pieces, in order: the header, then `stratum,uscc` lines, `\\n`-terminated. Two pieces
@@ -520,11 +533,7 @@ class _Candidates:
 
     def counts(self) -> list[int]:
         """Rows per stratum."""
-        found = self.index["sid"].value_counts().sort("sid")
-        out = [0] * len(self.strata)
-        for sid, n in found.iter_rows():
-            out[sid] = n
-        return out
+        return _per_stratum(self.index["sid"], len(self.strata))
 
 
 def _files_sha256(*paths: Path) -> str:
@@ -533,6 +542,11 @@ def _files_sha256(*paths: Path) -> str:
         with path.open("rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()
+
+
+def _per_stratum(sid: pl.Series, strata: int) -> list[int]:
+    """How many rows each stratum number has."""
+    return np.bincount(sid.to_numpy(), minlength=strata).tolist()
 
 
 def _repeat_index(counts: list[int]) -> pl.Series:
@@ -553,9 +567,14 @@ def canonical(obj: Any) -> str:
 def verified_candidates_path(plan: InspectionPlan) -> Path:
     """The frozen candidates.csv, checked (read in pieces) against the SHA-256 in the database."""
     path = _candidates_path(plan)
-    with path.open("rb") as f:
-        if hashlib.file_digest(f, "sha256").hexdigest() != plan.candidates_sha256:
-            raise InspectionError(_("候选名单文件与冻结时的 SHA-256 不一致，文件可能被篡改"))
+    try:
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        raise InspectionError(_("找不到冻结时写入的候选名单文件（%(path)s），无法核对；请从备份恢复该文件")
+                              % {"path": plan.candidates_path}) from None
+    if digest != plan.candidates_sha256:
+        raise InspectionError(_("候选名单文件与冻结时的 SHA-256 不一致，文件可能被篡改"))
     return path
 
 
@@ -655,7 +674,7 @@ def _entities_where(column: str, values: list[Any], where: str = "TRUE",
     """(uscc, status, id) of the entities whose `column` is one of `values` and that match `where`."""
     if not values:
         return []
-    sql = f"SELECT uscc, status, id FROM {_table(Entity)} WHERE {where} AND {column} "  # noqa: S608
+    sql = f"SELECT uscc, status, id FROM {quoted_table(Entity)} WHERE {where} AND {column} "  # noqa: S608
     rows: list[tuple[str, str, int]] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -706,13 +725,12 @@ def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]],
     ones its alternates, in order), from the tickets of the distinct USCCs: the selected are exact; the alternates
     kept are a prefix of the stratum's (all of them for the strata in `complete`)."""
     takes = [draw_domain.take_count(Decimal(m["ratio"]), m["candidates"]) for m in meta]
-    bound = pl.Series([1 << 60 if sid in complete else _keep_below(take, m["candidates"])
-                       for sid, (take, m) in enumerate(zip(takes, meta, strict=True))], dtype=pl.Int64)
+    bounds = [1 << 60 if sid in complete else _keep_below(take, m["candidates"])
+              for sid, (take, m) in enumerate(zip(takes, meta, strict=True))]
     sid, row = candidates.index["sid"], candidates.index["row"]
-    kept = candidates.index.filter(tickets["t60"].gather(row) < bound.gather(sid))
-    found = kept["sid"].value_counts()
-    enough = set(found.filter(pl.col("count") >= pl.Series([takes[i] for i in found["sid"]]))["sid"].to_list())
-    short = [i for i in range(len(meta)) if i not in enough]
+    kept = candidates.index.filter(tickets["t60"].gather(row) < pl.Series(bounds, dtype=pl.Int64).gather(sid))
+    survived = _per_stratum(kept["sid"], len(meta))
+    short = [i for i, take in enumerate(takes) if survived[i] < take]
     if short:  # the first cut left fewer than `take` rows: those strata with every row
         kept = pl.concat([kept.filter(~pl.col("sid").is_in(short)),
                           candidates.index.filter(pl.col("sid").is_in(short))])
@@ -722,15 +740,12 @@ def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]],
     counties = [m["stratum"].rsplit(":", 1)[-1] for m in meta]  # a stratum's key ends with its county
     ids = None if candidates.ids is None else candidates.ids.gather(kept["row"]).to_list()
     hint: dict[str, tuple[int, str]] = {}  # of the selected (alternates are looked up only when needed)
-    complete = complete | set(short) | {i for i, m in enumerate(meta) if _keep_below(takes[i], m["candidates"])
-                                        == 1 << 60}
-    sids, usccs, ticks = kept["sid"].to_list(), kept["uscc"].to_list(), kept["ticket"].to_list()
+    complete = complete | set(short) | {i for i, bound in enumerate(bounds) if bound == 1 << 60}
+    usccs, ticks = kept["uscc"].to_list(), kept["ticket"].to_list()
     draws = []
     start = 0
-    for i, m in enumerate(meta):
-        end = start
-        while end < len(sids) and sids[end] == i:
-            end += 1
+    for i, (m, size) in enumerate(zip(meta, _per_stratum(kept["sid"], len(meta)), strict=True)):
+        end = start + size
         pairs = tuple(zip(usccs[start:end], ticks[start:end], strict=True))
         take = takes[i]
         if ids is not None:
@@ -778,7 +793,7 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     del candidates, tickets
     draw_doc = draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used)
     replaced_by = {(u["stratum"], u["by"]): u["replaced"] for u in used if u["by"]}
-    strata = read_frame(f"SELECT key, id, task_id, item_id, risk_class, is_slice FROM {_table(DrawStratum)} "  # noqa: S608
+    strata = read_frame(f"SELECT key, id, task_id, item_id, risk_class, is_slice FROM {quoted_table(DrawStratum)} "  # noqa: S608
                         "WHERE plan_id = %s", [plan.pk],
                         {"key": pl.String, "id": pl.Int64, "task_id": pl.Int64, "item_id": pl.Int64,
                          "risk_class": pl.String, "is_slice": pl.Boolean})
@@ -858,7 +873,7 @@ def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame, strata: p
     write_models(Visit, pl.DataFrame(visits, orient="row", schema={
         "entity_id": pl.Int64, "number": pl.String, "period_start": pl.Date, "period_end": pl.Date})
         .with_columns(plan_id=pl.lit(plan.pk, pl.Int64), unit_id=pl.lit(plan.unit_id, pl.Int64)))
-    ids = read_frame(f"SELECT number, id FROM {_table(Visit)} WHERE plan_id = %s",  # noqa: S608
+    ids = read_frame(f"SELECT number, id FROM {quoted_table(Visit)} WHERE plan_id = %s",  # noqa: S608
                      [plan.pk], {"number": pl.String, "visit_id": pl.Int64})
     if laps:
         laps("store_visits")

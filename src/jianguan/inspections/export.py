@@ -18,7 +18,7 @@ from jianguan.inspections.models import InspectionPlan
 from jianguan.inspections.services import InspectionError
 
 
-def _small_files(plan: InspectionPlan) -> dict[str, bytes]:
+def small_files(plan: InspectionPlan) -> dict[str, bytes]:
     """File name → bytes of every exported file but candidates.csv; draw.json only once the plan is drawn."""
     if not plan.commitment:
         raise InspectionError("计划尚未冻结，没有可导出的抽取文件")
@@ -31,7 +31,7 @@ def _small_files(plan: InspectionPlan) -> dict[str, bytes]:
 
 
 def export_to_dir(plan: InspectionPlan, out: str | Path) -> list[Path]:
-    small = _small_files(plan)
+    small = small_files(plan)
     source = verified_candidates_path(plan)
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def export_to_dir(plan: InspectionPlan, out: str | Path) -> list[Path]:
 
 def export_zip(plan: InspectionPlan) -> IO[bytes]:
     """The export as a zip in a temporary file (deleted when closed), positioned at its start."""
-    small = _small_files(plan)
+    small = small_files(plan)
     source = verified_candidates_path(plan)
     out = tempfile.TemporaryFile()  # noqa: SIM115  (handed to the response, which closes it)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:

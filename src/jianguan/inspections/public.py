@@ -51,8 +51,8 @@ def plan_file(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     from django.conf import settings
     from django.http import FileResponse
 
-    from jianguan.inspections.domain import draw as draw_domain
-    from jianguan.inspections.domain.verify import verifier_source
+    from jianguan.inspections.export import small_files
+    from jianguan.inspections.services import InspectionError
 
     plan = _plan_or_404(pk)
     if name == "candidates.csv":
@@ -60,15 +60,10 @@ def plan_file(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
         if not plan.candidates_path or not path.exists():
             raise Http404
         return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type=FILES[name])
-    draw = json.loads(plan.draw_json) if plan.draw_json else None
-    # the small files exactly as the export writes them (candidates.csv is not read here)
-    small = draw_domain.export_files(b"", json.loads(plan.manifest_json), draw)
-    if name in ("manifest.json", "draw.json") and name in small:
-        data = small[name]
-    elif name == "verify_draw.py":
-        data = verifier_source()
-    else:
-        raise Http404
+    try:  # the small files exactly as the export writes them
+        data = small_files(plan)[name]
+    except (InspectionError, KeyError):
+        raise Http404 from None
     resp = HttpResponse(data, content_type=FILES[name])
     resp["Content-Disposition"] = f'attachment; filename="{name}"'
     return resp

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from jianguan.core.audit import AuditEvent, audit_record_many
 from jianguan.core.bulk import MissingColumn, fill_value
+from jianguan.core.db import quoted_table
 from jianguan.core.models import Division
 from jianguan.registry.models import AnnualReport, Entity, EntityLabel, Industry, Label, Licence, Premises
 from jianguan.synth.registry import TABLES, RegistryChunk, SynthError
@@ -105,9 +106,6 @@ def entities_in(divisions: Sequence[str]) -> int:
     return Entity.objects.filter(division_id__in=list(divisions)).count()
 
 
-def _table(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
 
 def registry_delete(divisions: Sequence[str]) -> dict[str, int]:
     """Delete the entities registered in `divisions` and everything that hangs off them (for ``--replace``)."""
@@ -127,12 +125,12 @@ def registry_delete(divisions: Sequence[str]) -> dict[str, int]:
         if n:
             deleted[model._meta.label_lower] = n
     placeholders = ", ".join(["%s"] * len(divisions))
-    subquery = f"SELECT id FROM {_table(Entity)} WHERE division_id IN ({placeholders})"  # noqa: S608
+    subquery = f"SELECT id FROM {quoted_table(Entity)} WHERE division_id IN ({placeholders})"  # noqa: S608
     with connection.cursor() as cur:
         for model in (AnnualReport, EntityLabel, Licence, Premises):
-            cur.execute(f"DELETE FROM {_table(model)} WHERE entity_id IN ({subquery})", divisions)  # noqa: S608
+            cur.execute(f"DELETE FROM {quoted_table(model)} WHERE entity_id IN ({subquery})", divisions)  # noqa: S608
             deleted[model._meta.label_lower] = cur.rowcount
-        cur.execute(f"DELETE FROM {_table(Entity)} WHERE division_id IN ({placeholders})", divisions)  # noqa: S608
+        cur.execute(f"DELETE FROM {quoted_table(Entity)} WHERE division_id IN ({placeholders})", divisions)  # noqa: S608
         deleted[Entity._meta.label_lower] = cur.rowcount
     return deleted
 
@@ -320,24 +318,24 @@ class DatabaseSink:
 
     def _verify(self) -> None:
         """Set-based foreign-key check of what was loaded (used when the per-row triggers were off)."""
-        e, first = _table(Entity), self.first_ids["entities"]
+        e, first = quoted_table(Entity), self.first_ids["entities"]
         checks = [
             f"SELECT count(*) FROM {e} x WHERE x.id > {first} AND NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {_table(Division)} d WHERE d.code = x.division_id)",
+            f"(SELECT 1 FROM {quoted_table(Division)} d WHERE d.code = x.division_id)",
             f"SELECT count(*) FROM {e} x WHERE x.id > {first} AND NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {_table(Industry)} i WHERE i.code = x.industry_id)",
+            f"(SELECT 1 FROM {quoted_table(Industry)} i WHERE i.code = x.industry_id)",
         ]
         for table, model in MODELS.items():
             if model is Entity:
                 continue
-            checks.append(f"SELECT count(*) FROM {_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
+            checks.append(f"SELECT count(*) FROM {quoted_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
                           f"AND NOT EXISTS (SELECT 1 FROM {e} y WHERE y.id = x.entity_id)")
             if model is Premises:
-                checks.append(f"SELECT count(*) FROM {_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
-                              f"AND NOT EXISTS (SELECT 1 FROM {_table(Division)} d WHERE d.code = x.division_id)")
+                checks.append(f"SELECT count(*) FROM {quoted_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
+                              f"AND NOT EXISTS (SELECT 1 FROM {quoted_table(Division)} d WHERE d.code = x.division_id)")
             if model is EntityLabel:
-                checks.append(f"SELECT count(*) FROM {_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
-                              f"AND NOT EXISTS (SELECT 1 FROM {_table(Label)} y WHERE y.id = x.label_id)")
+                checks.append(f"SELECT count(*) FROM {quoted_table(model)} x WHERE x.id > {self.first_ids[table]} "  # noqa: S608
+                              f"AND NOT EXISTS (SELECT 1 FROM {quoted_table(Label)} y WHERE y.id = x.label_id)")
         with connection.cursor() as cur:
             for sql in checks:
                 cur.execute(sql)
@@ -384,7 +382,7 @@ class DatabaseSink:
             frame.write_csv(buf, include_header=False, quote_style="non_numeric", null_value="")
             with connection.cursor() as cur:
                 freeze = ", FREEZE" if self._frozen else ""
-                sql = f"COPY {_table(model)} ({quoted}) FROM STDIN WITH (FORMAT csv{freeze})"
+                sql = f"COPY {quoted_table(model)} ({quoted}) FROM STDIN WITH (FORMAT csv{freeze})"
                 with cur.cursor.copy(sql) as copy:
                     view = buf.getbuffer()
                     step = 8 << 20
@@ -395,7 +393,7 @@ class DatabaseSink:
         decimals = [c for c, t in frame.schema.items() if isinstance(t, pl.Decimal)]
         frame = frame.with_columns([pl.col(c).cast(pl.String) for c in decimals])
         marks = ", ".join(["%s"] * len(cols))
-        sql = f"INSERT INTO {_table(model)} ({quoted}) VALUES ({marks})"  # noqa: S608
+        sql = f"INSERT INTO {quoted_table(model)} ({quoted}) VALUES ({marks})"  # noqa: S608
         with connection.cursor() as cur:
             for part in frame.iter_slices(50_000):
                 cur.executemany(sql, part.rows())
@@ -440,7 +438,7 @@ class DatabaseSink:
                 for model in MODELS.values():
                     t = model._meta.db_table
                     cur.execute(f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "  # noqa: S608
-                                f"GREATEST((SELECT MAX(id) FROM {_table(model)}), 1))", [t])
+                                f"GREATEST((SELECT MAX(id) FROM {quoted_table(model)}), 1))", [t])
         after = {**self.summary, "divisions": self.divisions, "counts": self.counts}
         if self.deleted:
             after["replaced"] = self.deleted
@@ -460,7 +458,7 @@ class DatabaseSink:
             command = "ANALYZE" if connection.in_atomic_block or self._frozen else "VACUUM (ANALYZE)"
             with connection.cursor() as cur:
                 for model in MODELS.values():
-                    cur.execute(f"{command} {_table(model)}")
+                    cur.execute(f"{command} {quoted_table(model)}")
             self._phase("analyze" if command == "ANALYZE" else "vacuum_analyze", started, cpu0)
             cpu = backend_cpu_s()
             if cpu is not None:
