@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hmac
 import io
+import json
+import uuid
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jianguan.core.audit import audit_record, audit_timeline, audit_verify, snapshot
+from jianguan.core.domain.audit_chain import canonical_json, canonical_json_plain, entry_hash
 from jianguan.core.models import AuditChainHead, AuditEntry, Unit
 from tests.conftest import create_user
 
@@ -120,3 +128,41 @@ def test_a_rolled_back_change_leaves_no_audit_entry(org):
     assert AuditEntry.objects.count() == before
     assert audit_verify().ok
     assert Unit.objects.count() == 5
+
+
+# --- the fast encoders write exactly what the standard ones write ------------------------------------------------
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))  # any character a string may hold
+_plain = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _text,
+                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+                      max_leaves=12)
+
+
+@given(_plain)
+def test_canonical_json_plain_equals_canonical_json_on_plain_values(value):
+    assert canonical_json_plain(value) == canonical_json(value)
+
+
+@pytest.mark.parametrize("value", [
+    {"capital": 1.5, "big": 1e16, "small": 1e-7},  # floats: orjson writes 1e16, the standard encoder 1e+16
+    {"when": dt.date(2026, 11, 22), "at": dt.datetime(2026, 11, 22, 8, 30)},  # dates: str() by the standard default
+    {"amount": Decimal("12.50")}, {"huge": 2**80}, {"id": uuid.UUID(int=7)},
+])
+def test_canonical_json_plain_falls_back_or_is_told_apart(value):
+    if any(isinstance(v, float) for v in value.values()):
+        assert canonical_json(value) != canonical_json_plain(value)  # why imports only pass plain text
+    else:
+        assert canonical_json_plain(value) == canonical_json(value)
+
+
+@given(st.lists(st.none() | st.integers(-(2**70), 2**70) | _text, min_size=14, max_size=14),
+       st.binary(max_size=130))
+def test_entry_hash_is_the_hmac_of_the_standard_encoding(row, key):
+    standard = json.dumps(["v1", *row], separators=(",", ":"), ensure_ascii=False).encode()
+    assert entry_hash(key, row) == hmac.digest(key, standard, "sha256").hex()
+
+
+def test_entry_hash_of_a_row_with_a_float_uses_the_standard_encoding():
+    row = [1, "2026-11-22T00:00:00.000000Z", None, "系统", None, "", "x", "t", "1", "", "", "", "", 1e16]
+    standard = json.dumps(["v1", *row], separators=(",", ":"), ensure_ascii=False).encode()
+    assert entry_hash(b"k", row) == hmac.digest(b"k", standard, "sha256").hex()

@@ -34,13 +34,26 @@ def index_definitions() -> set[tuple[str, str]]:
         return set(cur.fetchall())
 
 
+def foreign_keys() -> set[tuple[str, str, str]]:
+    """(table, name, definition) of the tables' foreign keys on PostgreSQL; the tables' own SQL on SQLite (which
+    holds its REFERENCES clauses)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                        "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[])", [list(TABLES)])
+        else:
+            cur.execute("SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'table' AND tbl_name IN "
+                        "(%s, %s, %s)", list(TABLES))
+        return set(cur.fetchall())
+
+
 def drops(queries) -> list[str]:
     return [q["sql"] for q in queries if q["sql"].upper().startswith("DROP INDEX")]
 
 
 def test_a_first_load_drops_the_secondary_indexes_and_builds_the_same_ones_again(media, db, monkeypatch):
     monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 3)
-    before = index_definitions()
+    before, before_fks = index_definitions(), foreign_keys()
     path = write_csv(media / "a.csv", [row(名称=f"文登区好运来{n}号超市") for n in range(4)])
     with CaptureQueriesContext(connection) as ctx:
         result = run_import(path, today=TODAY)
@@ -49,6 +62,12 @@ def test_a_first_load_drops_the_secondary_indexes_and_builds_the_same_ones_again
     assert any("entity_division_status_idx" in q for q in dropped)  # a secondary index of the registry went …
     assert not any("uscc" in q and "like" not in q for q in dropped)  # … the unique USCC index stayed
     assert index_definitions() == before
+    assert foreign_keys() == before_fks
+    if connection.vendor == "postgresql":  # the foreign keys were checked once, by adding them back
+        sql = [q["sql"] for q in ctx.captured_queries]
+        assert any("DROP CONSTRAINT" in q and "registry_entity_division_id" in q for q in sql)
+        assert any("ADD CONSTRAINT" in q and "FOREIGN KEY (division_id)" in q for q in sql)
+        assert len(before_fks) == 4
     assert Entity.objects.filter(name__contains="好运来2号").count() == 1
     assert EntityLabel.objects.filter(entity__name__contains="好运来").exists()
 
@@ -72,9 +91,9 @@ def test_a_dry_run_drops_nothing(media, db, monkeypatch):
 
 def test_a_write_that_fails_after_the_drop_leaves_indexes_and_registry_as_they_were(media, db, monkeypatch):
     monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
-    before = index_definitions()
+    before, before_fks = index_definitions(), foreign_keys()
 
-    def broken_audit(events):
+    def broken_audit(events, **options):
         raise RuntimeError("audit store unavailable")
 
     monkeypatch.setattr(services, "audit_record_many", broken_audit)
@@ -82,3 +101,4 @@ def test_a_write_that_fails_after_the_drop_leaves_indexes_and_registry_as_they_w
         run_import(write_csv(media / "a.csv", [row(), row()]), today=TODAY)
     assert Entity.objects.count() == 0
     assert index_definitions() == before
+    assert foreign_keys() == before_fks

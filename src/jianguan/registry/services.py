@@ -204,6 +204,15 @@ def _secondary_indexes(cur: Any, table: str) -> list[tuple[str, str]]:
     return []
 
 
+def _foreign_keys(cur: Any, table: str) -> list[tuple[str, str]]:
+    """(name, definition) of a table's foreign keys (PostgreSQL; SQLite checks each row by an index lookup, cheaply)."""
+    if connection.vendor != "postgresql":
+        return []
+    cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+                "AND contype = 'f' ORDER BY conname", [table])
+    return list(cur.fetchall())
+
+
 def _row_estimate(cur: Any, table: str) -> int:
     if connection.vendor == "postgresql":
         cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
@@ -217,11 +226,15 @@ def _row_estimate(cur: Any, table: str) -> int:
 @contextmanager
 def _indexes_rebuilt_after(tables: Sequence[str], rows: int, progress: Callable[..., None] | None) -> Iterator[None]:
     """Inside the import's transaction: drop the secondary indexes of each table the import will at least double,
-    and create them again once the rows are written. A failure rolls the drop back with everything else.
+    and create them again once the rows are written. On PostgreSQL the table's foreign keys go the same way: a
+    deferred check per inserted row (≈ 4 µs each, 20 % of a first load's time) becomes one join when the constraint
+    is added back. A failure rolls the drop back with everything else.
 
-    On PostgreSQL the drop locks the table until the commit (readers of the registry wait for the first, large
-    load to finish); on SQLite readers keep seeing the previous state of the file throughout (WAL)."""
+    On PostgreSQL the drop locks the table — and, for a dropped foreign key, the table it references (divisions,
+    industries, labels) — until the commit: readers of the registry wait for the first, large load to finish. On
+    SQLite readers keep seeing the previous state of the file throughout (WAL)."""
     dropped: list[tuple[str, str]] = []
+    foreign: list[tuple[str, str, str]] = []
     if rows >= REBUILD_INDEXES_MIN_ROWS:
         with connection.cursor() as cur:
             for table in tables:
@@ -230,11 +243,15 @@ def _indexes_rebuilt_after(tables: Sequence[str], rows: int, progress: Callable[
                 for name, create in _secondary_indexes(cur, table):
                     cur.execute(f"DROP INDEX {_q(name)}")
                     dropped.append((name, create))
+                for name, definition in _foreign_keys(cur, table):
+                    cur.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
+                    foreign.append((table, name, definition))
     yield
-    if not dropped:
+    if not dropped and not foreign:
         return
+    steps = len(dropped) + len(foreign)
     if progress:
-        progress(_("重建索引"), 0, len(dropped), {})
+        progress(_("重建索引"), 0, steps, {})
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             # The deferred foreign-key checks of the rows written must run before a table's index can be built.
@@ -243,7 +260,12 @@ def _indexes_rebuilt_after(tables: Sequence[str], rows: int, progress: Callable[
         for k, (_name, create) in enumerate(dropped, 1):
             cur.execute(create)
             if progress:
-                progress(_("重建索引"), k, len(dropped), {})
+                progress(_("重建索引"), k, steps, {})
+        # Adding a foreign key back checks every row at once (one join); a row that breaks it fails the import.
+        for k, (table, name, definition) in enumerate(foreign, len(dropped) + 1):
+            cur.execute(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {definition}")
+            if progress:
+                progress(_("重建索引"), k, steps, {})
         if connection.vendor == "postgresql":
             cur.execute("SET CONSTRAINTS ALL DEFERRED")
 
@@ -342,7 +364,7 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
                                              reason=reason, actor=actor, at=now))
             if label_rows:
                 _copy_rows(cur, el_table, el_cols, label_rows)
-            audit_record_many(events)
+            audit_record_many(events, plain=True)
             if progress:
                 progress(step, done, total, {_("新增"): created, _("更新"): updated, _("无变化"): unchanged})
     return created, updated, unchanged
@@ -415,7 +437,7 @@ def licences_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, actor: Any
                         before={c: o for c, o, n in zip(LICENCE_COLS, old, new, strict=True) if o != n},
                         after={c: n for c, o, n in zip(LICENCE_COLS, old, new, strict=True) if o != n},
                         reason=reason, actor=actor, at=now))
-            audit_record_many(events)
+            audit_record_many(events, plain=True)
         if touched and not dry_run:
             rules = _LabelRules()
             ent = _q(Entity._meta.db_table)

@@ -7,11 +7,14 @@ database, so someone with database access alone cannot recompute a consistent ch
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 GENESIS_HASH = "0" * 64
 
@@ -32,6 +35,27 @@ def canonical_json(value: Any) -> str:
     return _canonical_encode(value)
 
 
+# orjson writes the same bytes as the encoders above for strings (escapes included), integers within 64 bits,
+# booleans, None, lists and dicts with string keys — in a fifth of the time — but floats differently (``1e16`` for
+# ``1e+16``) and dates, UUIDs and dataclasses natively. Those are passed through to ``default``, which refuses them,
+# so anything but the plain types falls back to the standard encoder. Callers that may hold floats use
+# :func:`canonical_json`.
+_PLAIN = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | \
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+def canonical_json_plain(value: Any) -> str:
+    """:func:`canonical_json` of a value known to hold no floats (e.g. an imported row's text cells), faster."""
+    try:
+        return orjson.dumps(value, default=_refuse, option=_PLAIN).decode()
+    except TypeError:
+        return _canonical_encode(value)
+
+
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -39,9 +63,38 @@ def entry_hash(key: bytes, row: Sequence[Any]) -> str:
     """HMAC of one entry; `row` holds the values of PAYLOAD_FIELDS in order (`at` as an ISO string).
 
     The values are strings, integers or None (before/after are already canonical JSON text), so a plain JSON array
-    is canonical; `hmac.digest` is the one-shot C implementation, several times faster than `hmac.new`.
+    is canonical; `hmac.digest` is the one-shot C implementation, several times faster than `hmac.new`. orjson
+    writes the same bytes as ``_encode`` for these types, several times faster; anything else (a float) would not be
+    written the same way and takes the standard encoder.
     """
-    return hmac.digest(key, _encode(["v1", *row]).encode(), "sha256").hex()
+    if _PLAIN_TYPES.issuperset(map(type, row)):
+        try:
+            data = orjson.dumps(["v1", *row])
+        except TypeError:  # an integer beyond 64 bits
+            data = _encode(["v1", *row]).encode()
+    else:
+        data = _encode(["v1", *row]).encode()
+    return _hmac_sha256_hex(key, data)
+
+
+_PLAIN_TYPES = frozenset({str, int, type(None)})
+_KEYED: dict[bytes, tuple[Any, Any]] = {}
+
+
+def _hmac_sha256_hex(key: bytes, data: bytes) -> str:
+    """HMAC-SHA256 (RFC 2104) with the key's inner and outer pads hashed once per key: equal to
+    ``hmac.digest(key, data, "sha256").hex()`` in half the time (the one-shot call sets the key up again each time)."""
+    pads = _KEYED.get(key)
+    if pads is None:
+        block = hashlib.sha256(key).digest() if len(key) > 64 else key
+        block = block.ljust(64, b"\0")
+        pads = _KEYED[key] = (hashlib.sha256(bytes(b ^ 0x36 for b in block)),
+                              hashlib.sha256(bytes(b ^ 0x5C for b in block)))
+    inner = pads[0].copy()
+    inner.update(data)
+    outer = pads[1].copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()
 
 
 @dataclass(frozen=True)
