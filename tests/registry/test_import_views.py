@@ -139,3 +139,23 @@ def test_a_large_upload_is_moved_into_the_imports_folder(client, media, section_
     stored = job.params["path"]
     assert stored.startswith(str(settings.MEDIA_ROOT / "imports")) and stored.endswith(".csv")
     assert run_queued_job().status == "succeeded" and Entity.objects.count() == 2
+
+
+def test_an_upload_checked_by_a_second_process_keeps_the_users_scope_and_report(client, media, section_head,
+                                                                                 monkeypatch):
+    from jianguan.registry import import_worker
+
+    monkeypatch.setattr(import_worker, "PIPELINE_MIN_BYTES", 0)  # as for a large CSV file
+    monkeypatch.setattr(import_worker, "CHUNK_ROWS", 2)
+    client.force_login(section_head)
+    upload(client, write_csv(media / "mixed.csv", [row(), row(), row(), row(行政区划代码="371082"),
+                                                   row(行业代码="9999")]))
+    job = run_queued_job()
+    assert job.status == "failed" and "5 行数据，其中 2 行有问题" in job.error
+    html = client.get(reverse("registry:import_status", args=[job.pk])).content.decode()
+    assert "不在本单位管辖范围内" in html and "行业代码不存在（GB/T 4754-2017）" in html
+    assert Entity.objects.count() == 0
+
+    upload(client, write_csv(media / "ok.csv", [row() for _ in range(5)]))
+    job = run_queued_job()
+    assert job.status == "succeeded" and Entity.objects.count() == 5

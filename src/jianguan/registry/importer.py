@@ -429,11 +429,20 @@ def _no_progress(step: str, done: int, total: int | None, counts: dict[str, Any]
 
 @dataclass
 class Lookups:
-    """Reference data a row is checked against, read once per import."""
+    """Reference data a row is checked against, read once per import (plain data: a validation process gets a copy).
+
+    The packaged GB/T 2260 table lists county codes only for some provinces; under a city whose counties the table
+    does not hold (``counties_held`` lists the cities whose counties it does), a USCC's positions 3-8 are checked
+    down to the province only (see the report of the import)."""
 
     divisions: dict[str, DivisionRef]
     industries: dict[str, str]
-    uscc_division_exists: Callable[[str], bool]
+    counties_held: frozenset[str]
+
+    def uscc_division_exists(self, code: str) -> bool:
+        if code in self.divisions:
+            return True
+        return code[:4] not in self.counties_held and code[:2] + "0000" in self.divisions
 
 
 def load_lookups() -> Lookups:
@@ -442,18 +451,9 @@ def load_lookups() -> Lookups:
 
     divisions = {code: DivisionRef(current, note) for code, current, note in
                  Division.objects.values_list("code", "current", "note")}
-    levels = dict(Division.objects.values_list("code", "level"))
-    # The packaged GB/T 2260 table lists county codes only for some provinces; under a city whose counties the table
-    # does not hold, a USCC's positions 3-8 are checked down to the province only (see the report of the import).
-    counties_held = {c[:4] for c, lv in levels.items() if lv == "county"}
-
-    def uscc_division_exists(code: str) -> bool:
-        if code in divisions:
-            return True
-        return code[:4] not in counties_held and code[:2] + "0000" in divisions
-
-    industries = dict(Industry.objects.values_list("code", "level"))
-    return Lookups(divisions, industries, uscc_division_exists)
+    counties = Division.objects.filter(level="county").values_list("code", flat=True)
+    return Lookups(divisions, dict(Industry.objects.values_list("code", "level")),
+                   frozenset(c[:4] for c in counties))
 
 
 def _existing_statuses(usccs: list[str]) -> dict[str, str]:
@@ -537,42 +537,49 @@ def _spool_write(spool: BinaryIO, rows: list[tuple[Any, ...]]) -> None:
     spool.write(data)
 
 
-def _validate_entities(source: RowSource, seen: dict[str, int], *, in_scope: Callable[[str], bool], today: dt.date,
-                       result: ImportResult, spool: BinaryIO | None, progress: Progress, lookups: Lookups) -> int:
+Chunk = list[tuple[int, tuple[Any, ...]]]  # (row number, validated values in ENTITY_FIELDS order)
+
+
+def refuse_revivals(pending: Chunk, result: ImportResult) -> list[tuple[Any, ...]]:
+    """The rows of ``pending`` that may be written: an entity the system holds as cancelled (注销) cannot come back
+    through an import; such rows become errors in ``result``."""
+    existing = _existing_statuses([v[I_USCC] for _, v in pending])
+    good = []
+    for rowno, values in pending:
+        old = existing.get(values[I_USCC])
+        if old == "cancelled" and values[I_STATUS] != "cancelled":
+            result.bad_rows += 1
+            result.add_errors([RowError(rowno, HEADER_OF["status"], _status_text(values[I_STATUS]),
+                                        _("该市场主体在系统中已注销，不能通过导入恢复为其他状态"))])
+        else:
+            good.append(values)
+    return good
+
+
+def validate_entity_rows(source: RowSource, seen: dict[str, int], *, in_scope: Callable[[str], bool],
+                         today: dt.date, result: ImportResult, sink: Callable[[Chunk], None], progress: Progress,
+                         lookups: Lookups, chunk: int = CHUNK) -> None:
+    """Check every row of an entity sheet against itself, the lookups and the rows before it (duplicates), and hand
+    the rows that pass to ``sink`` CHUNK at a time; errors go to ``result``. Nothing here reads the database, so a
+    second process can run it (``import_worker``) while this one writes."""
     validator = EntityRowValidator(divisions=lookups.divisions, uscc_division_exists=lookups.uscc_division_exists,
                                    industries=lookups.industries, in_scope=in_scope, today=today,
                                    headers=source.headers)
-    pending: list[tuple[int, tuple[Any, ...]]] = []
-    spooled = bad_rows = rows = 0
+    pending: Chunk = []
+    bad_rows = rows = 0
     check_many = validator.check_many
     uscc_col = source.headers["uscc"]
 
-    def flush() -> None:
-        nonlocal spooled, bad_rows
-        if not pending:
-            return
-        existing = _existing_statuses([v[I_USCC] for _, v in pending])
-        good = []
-        for rowno, values in pending:
-            old = existing.get(values[I_USCC])
-            if old == "cancelled" and values[I_STATUS] != "cancelled":
-                bad_rows += 1
-                result.add_errors([RowError(rowno, HEADER_OF["status"], _status_text(values[I_STATUS]),
-                                            _("该市场主体在系统中已注销，不能通过导入恢复为其他状态"))])
-            else:
-                good.append(values)
-        if spool is not None and not result.error_count:
-            _spool_write(spool, good)
-            spooled += len(good)
-        pending.clear()
-
     def checked() -> Iterator[tuple[int, Sequence[Any], tuple[Any, ...] | None, list[RowError]]]:
         # Rows are checked a block at a time: CSV cells are all text, so a block goes through the vectorised checks.
+        # The first block is one chunk, so that a writer waiting for rows (``import_worker``) gets them soon.
         text_cells = source.kind == "csv"
         block: list[tuple[int, Sequence[Any]]] = []
+        size = chunk
         for item in source.rows():
             block.append(item)
-            if len(block) >= VALIDATION_BLOCK:
+            if len(block) >= size:
+                size = VALIDATION_BLOCK
                 for (rowno, cells), (values, errors) in zip(block, check_many(block, text_cells=text_cells),
                                                             strict=True):
                     yield rowno, cells, values, errors
@@ -597,14 +604,33 @@ def _validate_entities(source: RowSource, seen: dict[str, int], *, in_scope: Cal
             result.add_errors(errors)
         else:
             pending.append((rowno, values))  # type: ignore[arg-type]
-            if len(pending) >= CHUNK:
-                flush()
+            if len(pending) >= chunk:
+                sink(pending)
+                pending = []
         if rows % 10_000 == 0:
             done, total = source.progress()
             progress(_("校验"), done, total, {_("已校验行数"): rows, _("有问题的行"): result.bad_rows + bad_rows})
-    flush()
+    if pending:
+        sink(pending)
     result.rows = rows
     result.bad_rows += bad_rows
+
+
+def _validate_entities(source: RowSource, seen: dict[str, int], *, in_scope: Callable[[str], bool], today: dt.date,
+                       result: ImportResult, spool: BinaryIO | None, progress: Progress, lookups: Lookups) -> int:
+    """Pass 1 for an entity sheet in this process: valid rows not refused by the database are spooled while the
+    file is still clean. Returns how many were spooled."""
+    spooled = 0
+
+    def to_spool(pending: Chunk) -> None:
+        nonlocal spooled
+        good = refuse_revivals(pending, result)
+        if spool is not None and not result.error_count:
+            _spool_write(spool, good)
+            spooled += len(good)
+
+    validate_entity_rows(source, seen, in_scope=in_scope, today=today, result=result, sink=to_spool,
+                         progress=progress, lookups=lookups)
     return spooled
 
 
@@ -699,6 +725,22 @@ def read_spool(spool: BinaryIO) -> Iterator[list[tuple[Any, ...]]]:
         yield marshal.loads(spool.read(int.from_bytes(size, "little")))  # noqa: S302 (our own temporary file)
 
 
+def _checked_beside_the_write(path: Path, size: int) -> bool:
+    """Whether a second process checks the file while this one writes (``import_worker``): a large CSV file of
+    entities. Workbooks (whose cells are checked one by one, and which may hold a licence sheet) and small files
+    are checked first and written after."""
+    from jianguan.registry.import_worker import PIPELINE_MIN_BYTES
+
+    if size < PIPELINE_MIN_BYTES:
+        return False
+    try:
+        source = open_source(path, "entity")
+    except FileProblem:
+        return False  # the sequential path reports it
+    source.close()
+    return source.kind == "csv"
+
+
 def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str], bool] | None = None,
                today: dt.date, dry_run: bool = False, max_bytes: int | None = None,
                progress: Progress = _no_progress, file_name: str = "") -> ImportResult:
@@ -720,6 +762,15 @@ def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str],
         result.file_problem = _("文件大小 %(size)s 超过导入上限 %(limit)s。请拆分文件后分批导入"
                                 "（上限可由环境变量 %(env)s 调整）") % {
             "size": human_size(size), "limit": human_size(limit), "env": MAX_BYTES_ENV}
+        return result
+    if not dry_run and _checked_beside_the_write(path, size):
+        from jianguan.registry.import_worker import write_while_checking
+
+        progress(_("校验"), 0, None, {})
+        with _few_collections():
+            write_while_checking(path, result, actor=actor, in_scope=in_scope, today=today, lookups=load_lookups(),
+                                 progress=progress)
+        result.seconds = time.monotonic() - began
         return result
     scope_check = in_scope or (lambda code: True)
     tmpdir = Path(settings.MEDIA_ROOT) / "imports" / "tmp"

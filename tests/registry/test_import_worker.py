@@ -1,0 +1,141 @@
+"""A large CSV import is checked by a second process while this one writes; it stays all-or-nothing.
+
+The threshold and the chunk size are lowered so that small files take the same path as a large one and are written
+in several chunks before the bad row is reached. The child is a real process (spawned: a fresh interpreter).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from jianguan.core.audit import audit_verify
+from jianguan.core.models import AuditEntry
+from jianguan.registry import import_worker
+from jianguan.registry.importer import load_lookups, run_import
+from jianguan.registry.models import Entity, EntityLabel
+from tests.registry.importdata import row, uscc, write_csv
+
+TODAY = dt.date(2026, 11, 20)
+
+
+@pytest.fixture
+def media(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return tmp_path
+
+
+@pytest.fixture
+def beside(monkeypatch):
+    """Every CSV file is checked in the child process, three rows to a chunk."""
+    monkeypatch.setattr(import_worker, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(import_worker, "CHUNK_ROWS", 3)
+    started = []
+    real = import_worker.ValidationWorker.__init__
+
+    def counting(self, *args, **kwargs):
+        started.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(import_worker.ValidationWorker, "__init__", counting)
+    return started
+
+
+def stored(since: int = 0) -> dict[str, tuple]:
+    """uscc → (the entity's imported fields, its rule labels, the `after` of its creation entry after ``since``)."""
+    created = {e.object_id: e.after for e in AuditEntry.objects.filter(action="create", seq__gt=since,
+                                                                        object_type="registry.entity")}
+    labels: dict[int, list[str]] = {}
+    for entity_id, code in EntityLabel.objects.values_list("entity_id", "label__code"):
+        labels.setdefault(entity_id, []).append(code)
+    return {e.uscc: (e.name, e.status, e.division_id, e.industry_id, str(e.registered_capital),
+                     sorted(labels.get(e.pk, [])), created[str(e.pk)])
+            for e in Entity.objects.all()}
+
+
+ROWS = [dict(名称=f"威海市文登区第{n}号超市有限公司", 行业代码=("5211", "6110", "5292")[n % 3]) for n in range(10)]
+
+
+def test_a_clean_file_is_written_as_the_sequential_import_writes_it(media, db, beside, monkeypatch):
+    codes = [uscc() for _ in ROWS]
+    path = write_csv(media / "a.csv", [row(统一社会信用代码=c, **r) for c, r in zip(codes, ROWS, strict=True)])
+    result = run_import(path, today=TODAY)
+    assert beside == [1]
+    assert result.ok and (result.rows, result.created) == (10, 10)
+    via_child = stored()
+    assert set(via_child) == set(codes)
+    assert audit_verify().ok
+
+    # The same file, one after the other, gives the same rows, labels and audit entries.
+    Entity.objects.all().delete()
+    since = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True)[0]
+    monkeypatch.setattr(import_worker, "PIPELINE_MIN_BYTES", 1 << 40)
+    again = run_import(path, today=TODAY)
+    assert beside == [1] and again.created == 10
+    assert stored(since) == via_child
+
+
+def test_a_bad_row_after_several_written_chunks_leaves_nothing_and_every_bad_row_is_reported(media, db, beside):
+    entries = AuditEntry.objects.count()
+    rows = [row(**r) for r in ROWS] + [row(行政区划代码="379999"), row(), row(成立日期="2015-13-01")]
+    path = write_csv(media / "a.csv", rows)
+    written = []
+    result = run_import(path, today=TODAY, progress=lambda step, done, total, counts: written.append((step, done)))
+    assert beside == [1]
+    assert ("写入", 9) in written  # three chunks of three rows went into the transaction before the bad row …
+    assert not result.ok and result.created == 0  # … and were rolled back
+    assert result.rows == 13 and result.bad_rows == 2
+    assert [(e.row, e.column) for e in result.errors] == [(12, "行政区划代码"), (14, "成立日期")]
+    assert Entity.objects.count() == 0 and EntityLabel.objects.count() == 0
+    assert AuditEntry.objects.count() == entries and audit_verify().ok
+
+
+def test_a_cancelled_entity_cannot_come_back_and_is_named_by_its_row(media, db, beside):
+    code = uscc()
+    run_import(write_csv(media / "a.csv", [row(统一社会信用代码=code, 登记状态="注销", 状态日期="2024-01-02")]),
+               today=TODAY)
+    rows = [row(**r) for r in ROWS[:7]] + [row(统一社会信用代码=code)] + [row(**r) for r in ROWS[7:]]
+    result = run_import(write_csv(media / "b.csv", rows), today=TODAY)
+    assert not result.ok
+    assert [(e.row, e.column, e.value) for e in result.errors] == [(9, "登记状态", "存续")]
+    assert "已注销" in result.errors[0].reason
+    assert Entity.objects.count() == 1 and Entity.objects.get().status == "cancelled"
+
+
+def test_a_file_that_cannot_be_read_halfway_is_refused_whole(media, db, beside, monkeypatch):
+    # The encoding is judged on the first 256 KiB; a byte that is not UTF-8 further on stops the check there, after
+    # several chunks were written.
+    monkeypatch.setattr(import_worker, "CHUNK_ROWS", 200)
+    path = write_csv(media / "a.csv", [row(**ROWS[n % 10]) for n in range(1100)])
+    assert path.stat().st_size > 256 * 1024
+    with path.open("ab") as fh:
+        fh.write(b"\xff\xfe,\xff\n")
+    written = []
+    result = run_import(path, today=TODAY, progress=lambda step, done, total, counts: written.append((step, done)))
+    assert beside == [1]
+    assert ("写入", 200) in written  # the first chunk was written before the check reached the bad byte
+    assert "无法按 utf-8-sig 编码读取" in result.file_problem and result.created == 0
+    assert Entity.objects.count() == 0
+
+
+def test_a_file_with_only_a_header_is_a_file_problem(media, db, beside):
+    result = run_import(write_csv(media / "a.csv", []), today=TODAY)
+    assert result.file_problem == "文件只有表头，没有数据行"
+
+
+def test_a_checking_process_that_dies_is_reported_and_nothing_is_written(media, db):
+    # A file that vanishes before the child opens it: the child fails without a summary.
+    worker = import_worker.ValidationWorker(media / "missing.csv", in_scope=None, today=TODAY, lookups=load_lookups(),
+                                            result=import_worker.ImportResult(), progress=lambda *a: None)
+    try:
+        with pytest.raises(import_worker.WorkerFailed, match="校验进程意外退出"):
+            worker.wait_for_rows()
+    finally:
+        worker.close()
+
+
+def test_small_files_and_workbooks_are_checked_first(media, db, monkeypatch):
+    monkeypatch.setattr(import_worker, "write_while_checking", lambda *a, **k: pytest.fail("child started"))
+    result = run_import(write_csv(media / "a.csv", [row()]), today=TODAY)
+    assert result.ok and result.created == 1
