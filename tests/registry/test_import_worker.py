@@ -139,3 +139,18 @@ def test_small_files_and_workbooks_are_checked_first(media, db, monkeypatch):
     monkeypatch.setattr(import_worker, "write_while_checking", lambda *a, **k: pytest.fail("child started"))
     result = run_import(write_csv(media / "a.csv", [row()]), today=TODAY)
     assert result.ok and result.created == 1
+
+
+def test_imported_entities_take_ids_the_next_entity_does_not_take_again(media, db):
+    from tests.registry.factories import create_entity
+
+    before = create_entity()
+    Entity.objects.filter(pk=before.pk).delete()  # the largest id so far is never handed out again
+    result = run_import(write_csv(media / "a.csv", [row() for _ in range(3)]), today=TODAY)
+    assert result.ok and result.created == 3
+    imported = sorted(Entity.objects.values_list("pk", flat=True))
+    assert imported[0] > before.pk and imported == list(range(imported[0], imported[0] + 3))
+    after = create_entity()  # the ORM's own insert continues after them
+    assert after.pk > imported[-1]
+    created = {e.object_id for e in AuditEntry.objects.filter(action="create", object_type="registry.entity")}
+    assert {str(pk) for pk in imported} <= created

@@ -28,6 +28,8 @@ from django.utils.translation import gettext as _
 from jianguan.registry.domain.rows import FileProblem, RowError
 from jianguan.registry.importer import (
     CHUNK,
+    I_STATUS,
+    I_USCC,
     Chunk,
     ImportResult,
     Lookups,
@@ -170,12 +172,16 @@ class ValidationWorker:
         """The rows to write, CHUNK at a time, for use inside the import's transaction: rows the database refuses
         (a cancelled entity revived) become errors here. After the last chunk the child's findings are merged into
         the result; if the file holds any problem, :class:`_FileRefused` rolls the transaction back."""
+        from jianguan.registry.services import LookedUp, stored_entities
+
         result = self.result
         for tag, body in self._messages():
             if tag == _CHUNK:
-                good = refuse_revivals(body[2], result)
+                pending = body[2]
+                stored = stored_entities([v[I_USCC] for _, v in pending])
+                good = refuse_revivals(pending, result, {code: old[1][I_STATUS] for code, old in stored.items()})
                 if result.ok:
-                    yield good
+                    yield LookedUp(good, stored)
             elif tag == _PROGRESS:
                 self._report(body)
             else:

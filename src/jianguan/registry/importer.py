@@ -540,10 +540,12 @@ def _spool_write(spool: BinaryIO, rows: list[tuple[Any, ...]]) -> None:
 Chunk = list[tuple[int, tuple[Any, ...]]]  # (row number, validated values in ENTITY_FIELDS order)
 
 
-def refuse_revivals(pending: Chunk, result: ImportResult) -> list[tuple[Any, ...]]:
+def refuse_revivals(pending: Chunk, result: ImportResult,
+                    statuses: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
     """The rows of ``pending`` that may be written: an entity the system holds as cancelled (注销) cannot come back
-    through an import; such rows become errors in ``result``."""
-    existing = _existing_statuses([v[I_USCC] for _, v in pending])
+    through an import; such rows become errors in ``result``. ``statuses`` (uscc → stored status) is read here
+    unless the caller has it."""
+    existing = statuses if statuses is not None else _existing_statuses([v[I_USCC] for _, v in pending])
     good = []
     for rowno, values in pending:
         old = existing.get(values[I_USCC])

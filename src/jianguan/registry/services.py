@@ -119,7 +119,7 @@ def fetch_where_in(cursor: Any, select: str, column: str, values: Sequence[Any])
     return rows
 
 
-def _fetch_existing(cursor: Any, usccs: Sequence[str]) -> dict[str, tuple[int, tuple[Any, ...], bool]]:
+def _fetch_existing(cursor: Any, usccs: Sequence[str]) -> Stored:
     """uscc → (id, stored values in the importer's text form, is e-commerce platform) for the stored ones."""
     cols = _columns()
     out: dict[str, tuple[int, tuple[Any, ...], bool]] = {}
@@ -144,6 +144,23 @@ def _fetch_ids(cursor: Any, usccs: Sequence[str]) -> dict[str, int]:
     table = _q(Entity._meta.db_table)
     return dict(fetch_where_in(cursor, f"SELECT {_q('uscc')}, {_q('id')} FROM {table}", "uscc",  # noqa: S608
                                usccs))
+
+
+def _reserve_ids(cursor: Any, table: str, n: int) -> list[int]:
+    """``n`` new primary keys for ``table``, taken before the rows are inserted with them (no read-back by USCC).
+
+    PostgreSQL hands them out from the column's sequence. SQLite (AUTOINCREMENT) continues after the largest id the
+    table has held; the import's transaction took the database's write lock when it began, so nobody else inserts
+    meanwhile, and inserting them moves the table's counter on."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, n])
+        return [r[0] for r in cursor.fetchall()]
+    cursor.execute(f"SELECT max({_q('id')}) FROM {_q(table)}")  # noqa: S608 (model table name)
+    largest = cursor.fetchone()[0] or 0
+    cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+    row = cursor.fetchone()
+    start = max(largest, row[0] if row else 0) + 1
+    return list(range(start, start + n))
 
 
 def _fetch_by_entity(cursor: Any, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
@@ -291,6 +308,24 @@ def _large_page_cache() -> Iterator[None]:
             cur.execute(f"PRAGMA cache_size = {int(old)}")
 
 
+Stored = dict[str, tuple[int, tuple[Any, ...], bool]]  # what _fetch_existing returns
+
+
+class LookedUp(list[tuple[Any, ...]]):
+    """A chunk of rows whose stored versions were already read in this transaction (``stored``), so the writer
+    need not read them again (the import checked beside the write reads them to refuse revivals)."""
+
+    def __init__(self, rows: Iterable[tuple[Any, ...]], stored: Stored) -> None:
+        super().__init__(rows)
+        self.stored = stored
+
+
+def stored_entities(usccs: Sequence[str]) -> Stored:
+    """uscc → (id, stored values in the importer's text form, is e-commerce platform) of the stored ones."""
+    with connection.cursor() as cur:
+        return _fetch_existing(cur, usccs)
+
+
 def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int, actor: Any, reason: str,
                           today: dt.date, dry_run: bool = False,
                           progress: Callable[..., None] | None = None) -> tuple[int, int, int]:
@@ -313,7 +348,7 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
 
     with transaction.atomic(), connection.cursor() as cur:
         for chunk in chunks:
-            existing = _fetch_existing(cur, [r[I_USCC] for r in chunk])
+            existing = chunk.stored if isinstance(chunk, LookedUp) else _fetch_existing(cur, [r[I_USCC] for r in chunk])
             new_rows: list[tuple[Any, ...]] = []
             changed_rows: list[tuple[int, tuple[Any, ...], tuple[Any, ...], bool]] = []
             for row in chunk:
@@ -337,11 +372,11 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
             events: list[AuditEvent] = []
             label_rows: list[tuple[Any, ...]] = []
             if new_rows:
-                _copy_rows(cur, table, insert_cols, [(*r, False, False, now_db, now_db) for r in new_rows])
-                ids = _fetch_ids(cur, [r[I_USCC] for r in new_rows])
+                new_ids = _reserve_ids(cur, table, len(new_rows))
+                _copy_rows(cur, table, ["id", *insert_cols],
+                           [(eid, *r, False, False, now_db, now_db) for eid, r in zip(new_ids, new_rows, strict=True)])
                 derive, names_of, fields = rules.derive, rules.names_of, ENTITY_FIELDS
-                for r in new_rows:
-                    eid = ids[r[I_USCC]]
+                for eid, r in zip(new_ids, new_rows, strict=True):
                     labels = derive(r[I_INDUSTRY], r[I_KIND])
                     after = {f: v for f, v in zip(fields, r, strict=True) if v is not None and v != ""}
                     if labels:
