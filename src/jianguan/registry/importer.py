@@ -4,6 +4,9 @@ Two passes keep memory bounded whatever the file size: pass 1 streams the file (
 module), validates each row and spools the normalised rows to a temporary file, keeping in memory only the USCCs
 seen (for duplicates) and the first errors; pass 2 reads the spool back and writes in bulk inside one transaction
 (``services.registry_import_write``). One bad row anywhere means nothing is written and every bad row is reported.
+
+A large CSV file of entities takes a third way (``import_worker``): a second process checks it while this one writes
+the rows that pass inside the one transaction, which is rolled back if the check finds anything (decision 0004).
 """
 
 from __future__ import annotations
