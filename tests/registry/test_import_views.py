@@ -152,6 +152,8 @@ def test_an_upload_checked_by_a_second_process_keeps_the_users_scope_and_report(
                                                    row(行业代码="9999")]))
     job = run_queued_job()
     assert job.status == "failed" and "5 行数据，其中 2 行有问题" in job.error
+    # The three good rows before the first bad one were written and rolled back: the page counts none as created.
+    assert job.counts == {"已校验行数": 5, "有问题的行": 2}
     html = client.get(reverse("registry:import_status", args=[job.pk])).content.decode()
     assert "不在本单位管辖范围内" in html and "行业代码不存在（GB/T 4754-2017）" in html
     assert Entity.objects.count() == 0

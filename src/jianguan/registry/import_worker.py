@@ -107,6 +107,8 @@ class ValidationWorker:
         self.result = result
         self.progress = progress
         self.estimate: int | None = None
+        self.writing = False
+        self.checked: dict[str, int] = {}
         ctx = multiprocessing.get_context("spawn")  # not fork: Polars' thread pool does not survive a fork
         receive, send = ctx.Pipe(duplex=False)
         self._process = ctx.Process(target=_child, name="jianguan-import-check", daemon=True,
@@ -165,8 +167,16 @@ class ValidationWorker:
         return False
 
     def _report(self, body: tuple[int, int | None, int, int]) -> None:
+        """The child's progress: its own step until rows are being written (and again once a problem has stopped
+        the writing); meanwhile only its counts, shown beside the writer's (:meth:`with_checked`)."""
         done, total, rows, bad = body
-        self.progress(_("校验"), done, total, {_("已校验行数"): rows, _("有问题的行"): bad})
+        self.checked = {_("已校验行数"): rows, _("有问题的行"): bad}
+        if not self.writing or not self.result.ok or bad:
+            self.progress(_("校验"), done, total, self.checked)
+
+    def with_checked(self, step: str, done: int, total: int | None, counts: dict[str, Any]) -> None:
+        """The writer's progress, with the child's counts beside it."""
+        self.progress(step, done, total, {**counts, **self.checked})
 
     def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
         """The rows to write, CHUNK at a time, for use inside the import's transaction: rows the database refuses
@@ -225,9 +235,10 @@ def write_while_checking(path: Path, result: ImportResult, *, actor: Any, in_sco
             for _chunk in worker.chunks():  # nothing passed: collect the findings
                 pass
             return
-        progress(_("校验并写入（全部写入后一次提交）"), 0, worker.estimate, {})
+        worker.writing = True
+        worker.with_checked(_("校验并写入（全部写入后一次提交）"), 0, worker.estimate, {})
         counts = registry_import_write(worker.chunks(), [], total=worker.estimate or 0, actor=actor,
-                                       dry_run=False, today=today, progress=progress,
+                                       dry_run=False, today=today, progress=worker.with_checked,
                                        reason=_("批量导入：%(f)s") % {"f": result.file_name})
         (result.created, result.updated, result.unchanged), result.licences = counts
     except _FileRefused:

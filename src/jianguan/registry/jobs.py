@@ -136,7 +136,9 @@ def registry_import(ctx: JobContext) -> dict[str, Any]:
                 fh.write(json.dumps(e.as_list(), ensure_ascii=False) + "\n")
         report_xlsx(summary, [e.as_list() for e in result.errors], xlsx)
         ctx.job.result = summary
-        ctx.job.counts = {**ctx.job.counts, _("有问题的行"): result.bad_rows}
+        # Only what the check found: rows written before a problem turned up (a large file is written while it is
+        # checked) were rolled back, so counts of created or updated rows would mislead.
+        ctx.job.counts = {_("已校验行数"): result.rows + result.licence_rows, _("有问题的行"): result.bad_rows}
         raise JobError(import_outcome_message(summary))
     ctx.progress(_("完成（试运行，未写入）") if result.dry_run else _("完成"), done=result.rows, total=result.rows,
                  counts={_("新增"): result.created, _("更新"): result.updated, _("无变化"): result.unchanged},
