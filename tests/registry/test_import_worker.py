@@ -154,3 +154,16 @@ def test_imported_entities_take_ids_the_next_entity_does_not_take_again(media, d
     assert after.pk > imported[-1]
     created = {e.object_id for e in AuditEntry.objects.filter(action="create", object_type="registry.entity")}
     assert {str(pk) for pk in imported} <= created
+
+
+def test_if_the_checking_process_dies_the_file_is_checked_and_written_here_instead(media, db, beside, monkeypatch,
+                                                                                    caplog):
+    real = import_worker.ValidationWorker.__init__
+
+    def lost(self, path, **kwargs):  # the child cannot open the file: it ends without a word
+        real(self, media / "gone.csv", **kwargs)
+
+    monkeypatch.setattr(import_worker.ValidationWorker, "__init__", lost)
+    result = run_import(write_csv(media / "a.csv", [row(**r) for r in ROWS]), today=TODAY)
+    assert result.ok and result.created == 10 and Entity.objects.count() == 10
+    assert "checking in this process instead" in caplog.text

@@ -17,6 +17,7 @@ import datetime as dt
 import gc
 import html
 import io
+import logging
 import marshal
 import os
 import re
@@ -54,6 +55,8 @@ from jianguan.registry.domain.rows import (
     looks_like_header,
     map_headers,
 )
+
+logger = logging.getLogger(__name__)
 
 MAX_REPORTED_ERRORS = 100_000
 CHUNK = 5_000
@@ -769,14 +772,19 @@ def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str],
             "size": human_size(size), "limit": human_size(limit), "env": MAX_BYTES_ENV}
         return result
     if not dry_run and _checked_beside_the_write(path, size):
-        from jianguan.registry.import_worker import write_while_checking
+        from jianguan.registry.import_worker import WorkerFailed, write_while_checking
 
         progress(_("校验"), 0, None, {})
-        with _few_collections():
-            write_while_checking(path, result, actor=actor, in_scope=in_scope, today=today, lookups=load_lookups(),
-                                 progress=progress)
-        result.seconds = time.monotonic() - began
-        return result
+        try:
+            with _few_collections():
+                write_while_checking(path, result, actor=actor, in_scope=in_scope, today=today,
+                                     lookups=load_lookups(), progress=progress)
+            result.seconds = time.monotonic() - began
+            return result
+        except WorkerFailed as exc:
+            # Nothing was committed (the write's transaction rolled back): check and write in this process instead.
+            logger.warning("registry import %s: %s; checking in this process instead", path.name, exc)
+            result = ImportResult(file_name=result.file_name, dry_run=dry_run)
     scope_check = in_scope or (lambda code: True)
     tmpdir = Path(settings.MEDIA_ROOT) / "imports" / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
