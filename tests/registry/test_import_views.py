@@ -161,3 +161,19 @@ def test_an_upload_checked_by_a_second_process_keeps_the_users_scope_and_report(
     upload(client, write_csv(media / "ok.csv", [row() for _ in range(5)]))
     job = run_queued_job()
     assert job.status == "succeeded" and Entity.objects.count() == 5
+
+
+def test_an_import_that_fails_while_writing_does_not_show_rows_as_created(client, media, section_head, monkeypatch):
+    from jianguan.registry import jobs
+    from jianguan.registry.services import ImportConflict
+
+    def conflict(path, *, progress, **kwargs):
+        progress("写入", 5000, 10000, {"新增": 5000, "更新": 0, "无变化": 0})
+        raise ImportConflict("导入期间有主体被注销，已全部撤销本次写入，请重新导入")
+
+    monkeypatch.setattr(jobs, "run_import", conflict)
+    client.force_login(section_head)
+    upload(client, write_csv(media / "ok.csv", [row()]))
+    job = run_queued_job()
+    assert job.status == "failed" and "已全部撤销" in job.error
+    assert "新增" not in job.counts and "更新" not in job.counts

@@ -7,6 +7,8 @@ in several chunks before the bad row is reached. The child is a real process (sp
 from __future__ import annotations
 
 import datetime as dt
+import marshal
+from types import SimpleNamespace
 
 import pytest
 
@@ -167,3 +169,51 @@ def test_if_the_checking_process_dies_the_file_is_checked_and_written_here_inste
     result = run_import(write_csv(media / "a.csv", [row(**r) for r in ROWS]), today=TODAY)
     assert result.ok and result.created == 10 and Entity.objects.count() == 10
     assert "checking in this process instead" in caplog.text
+
+
+def test_after_the_first_bad_row_revivals_are_still_found_and_reported(media, db, beside):
+    code = uscc()
+    run_import(write_csv(media / "a.csv", [row(统一社会信用代码=code, 登记状态="注销", 状态日期="2024-01-02")]),
+               today=TODAY)
+    rows = [row(行政区划代码="379999")] + [row(**r) for r in ROWS] + [row(统一社会信用代码=code)]
+    result = run_import(write_csv(media / "b.csv", rows), today=TODAY)
+    assert [(e.row, e.column) for e in result.errors] == [(2, "行政区划代码"), (13, "登记状态")]
+    assert result.bad_rows == 2 and Entity.objects.count() == 1
+
+
+def test_the_write_is_rolled_back_at_the_first_problem_not_after_the_whole_file(media, db, beside, monkeypatch):
+    # Rows 2–1001 pass (the first chunk, written), row 1002 is bad, and 12,000 good rows follow: the writer must not
+    # hold its transaction open (with the database's write lock) while the child checks them.
+    from django.db import connection
+
+    monkeypatch.setattr(import_worker, "CHUNK_ROWS", 1000)
+    rows = [row(**ROWS[n % 10]) for n in range(1000)] + [row(成立日期="2015-13-01")] + [row(**ROWS[n % 10])
+                                                                                        for n in range(12_000)]
+    path = write_csv(media / "a.csv", rows)
+    outside = len(connection.savepoint_ids)  # the test's own transaction
+    seen = []
+
+    def progress(step, done, total, counts):
+        seen.append((step, len(connection.savepoint_ids) > outside, counts.get("已校验行数", 0)))
+
+    result = run_import(path, today=TODAY, progress=progress)
+    assert not result.ok and result.bad_rows == 1 and Entity.objects.count() == 0
+    assert ("写入", True) in [(step, inside) for step, inside, _checked in seen]  # the first chunk was written …
+    late = [inside for step, inside, checked in seen if checked >= 10_000]
+    assert late and not any(late)  # … and the check's later progress came after the rollback
+
+
+def test_a_receiving_thread_that_fails_does_not_leave_the_import_waiting(media, db, beside, monkeypatch):
+    def broken(*args):
+        raise ValueError("bad marshal data")
+
+    # The child is a separate interpreter: only this process's reading of its messages breaks.
+    monkeypatch.setattr(import_worker, "marshal", SimpleNamespace(loads=broken, dumps=marshal.dumps))
+    result = run_import(write_csv(media / "a.csv", [row(**r) for r in ROWS]), today=TODAY)
+    assert result.ok and result.created == 10  # the child was given up and the file checked here instead
+
+
+def test_a_scope_that_cannot_travel_to_the_child_is_checked_here(media, db, beside):
+    result = run_import(write_csv(media / "a.csv", [row(**r) for r in ROWS]), today=TODAY,
+                        in_scope=lambda code: code.startswith("3710"))
+    assert result.ok and result.created == 10

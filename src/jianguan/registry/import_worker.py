@@ -47,19 +47,39 @@ CHUNK_ROWS = CHUNK  # rows per message (tests use a few, to write several chunks
 # that memory stays bounded whatever the size of the file.
 BUFFERED_CHUNKS = 8
 
-_CHUNK, _PROGRESS, _DONE = b"C", b"P", b"D"
+_CHUNK, _PROBLEM, _PROGRESS, _DONE = b"C", b"X", b"P", b"D"
+# How much of the file's start is read to estimate its rows (for the progress bar and the index decision).
+ESTIMATE_SAMPLE_BYTES = 1024 * 1024
 
 
 class WorkerFailed(Exception):
-    """The checking process ended without reporting; nothing was written (message in Chinese)."""
+    """The checking process could not start or ended without reporting; nothing was written (message in
+    Chinese). ``run_import`` then checks and writes the file in its own process."""
 
 
 class _FileRefused(Exception):
     """Raised inside the import's transaction once the file turns out to hold a problem: rolls the writes back."""
 
 
+class _Reporting(ImportResult):
+    """The child's result: the first problem found is sent to the parent at once, so that it stops writing and
+    rolls back instead of holding its transaction (and locks) open while the rest of the file is checked."""
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__()
+        self._conn = conn
+
+    def add_errors(self, errs: list[RowError]) -> None:
+        first = not self.error_count
+        super().add_errors(errs)
+        if first and errs:
+            self._conn.send_bytes(_PROBLEM)
+
+
 def _child(conn: Any, job: bytes) -> None:
-    """The child process: check the entity sheet, send the rows that pass, then a summary.
+    """The child process: check the entity sheet; send every chunk of rows that pass (after a problem the parent
+    only checks them against the database: a revived cancelled entity is a problem to report too), a note at the
+    first problem, progress, then a summary.
 
     ``job`` is pickled by the parent and read only after ``django.setup()``: the user's scope is a method of an
     object whose module imports models, which cannot be imported before the apps are ready."""
@@ -68,13 +88,11 @@ def _child(conn: Any, job: bytes) -> None:
     django.setup()
     path, in_scope, today, language, lookups, chunk = pickle.loads(job)  # noqa: S301 (from our parent)
     translation.activate(language)
-    result = ImportResult()
+    result = _Reporting(conn)
     source = None
 
     def sink(pending: Chunk) -> None:
-        if not result.error_count and not result.file_problem:
-            lines, estimate = source.progress() if source is not None else (0, None)
-            conn.send_bytes(_CHUNK + marshal.dumps((lines, estimate, pending), 2))
+        conn.send_bytes(_CHUNK + marshal.dumps(pending, 2))
 
     def progress(step: str, done: int, total: int | None, counts: dict[str, Any]) -> None:
         conn.send_bytes(_PROGRESS + marshal.dumps((done, total, *counts.values()), 2))
@@ -96,8 +114,18 @@ def _child(conn: Any, job: bytes) -> None:
     conn.close()
 
 
+def estimate_rows(path: Path, size: int) -> int:
+    """The rows a CSV file probably holds, from the line ends in its first mebibyte (header excluded)."""
+    with path.open("rb") as fh:
+        sample = fh.read(ESTIMATE_SAMPLE_BYTES)
+    if not sample:
+        return 0
+    return max(0, round(sample.count(b"\n") * size / len(sample)) - 1)
+
+
 class ValidationWorker:
-    """A child process checking ``path``; iterate :meth:`chunks` for the rows that pass.
+    """A child process checking ``path``. :meth:`wait_for_rows`, then :meth:`chunks` inside the write's
+    transaction for the rows that pass, and :meth:`drain` after a refusal, to finish the report.
 
     A thread receives the child's messages into a small queue, so the child keeps checking while this process
     writes."""
@@ -106,24 +134,34 @@ class ValidationWorker:
                  lookups: Lookups, result: ImportResult, progress: Progress) -> None:
         self.result = result
         self.progress = progress
-        self.estimate: int | None = None
         self.writing = False
         self.checked: dict[str, int] = {}
+        self._first: tuple[bytes, Any] | None = None
+        self._done = False
+        try:
+            job = pickle.dumps((str(path), in_scope, today, translation.get_language() or "zh-hans", lookups,
+                                CHUNK_ROWS))
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:  # e.g. a scope given as a lambda
+            raise WorkerFailed(_("无法把校验所需的数据交给校验进程：%(e)s") % {"e": exc}) from exc
         ctx = multiprocessing.get_context("spawn")  # not fork: Polars' thread pool does not survive a fork
         receive, send = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(target=_child, name="jianguan-import-check", daemon=True,
-                                    args=(send, pickle.dumps((str(path), in_scope, today,
-                                                              translation.get_language() or "zh-hans", lookups,
-                                                              CHUNK_ROWS))))
-        self._process.start()
-        send.close()
         self._conn = receive
+        self._process = ctx.Process(target=_child, name="jianguan-import-check", daemon=True, args=(send, job))
         self._queue: queue.Queue[tuple[bytes, Any]] = queue.Queue(BUFFERED_CHUNKS)
         self._thread = threading.Thread(target=self._receive, name="jianguan-import-receive", daemon=True)
-        self._thread.start()
-        self._first: tuple[bytes, Any] | None = None
+        try:
+            self._process.start()
+            send.close()
+            self._thread.start()
+        except BaseException:
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join()
+            receive.close()
+            raise
 
     def _receive(self) -> None:
+        """The receiving thread. Whatever ends it, the parent hears of it (an empty tag), never waits forever."""
         try:
             while True:
                 data = self._conn.recv_bytes()
@@ -131,39 +169,34 @@ class ValidationWorker:
                 if tag == _DONE:
                     self._queue.put((tag, pickle.loads(body)))  # noqa: S301 (our own child)
                     return
-                self._queue.put((tag, marshal.loads(body)))  # noqa: S302 (our own child)
-        except (EOFError, OSError):
-            self._queue.put((b"", None))
+                self._queue.put((tag, marshal.loads(body) if body else None))  # noqa: S302 (our own child)
+        except BaseException as exc:  # EOF when the child dies; anything else is reported the same way
+            self._queue.put((b"", None if isinstance(exc, EOFError) else repr(exc)))
 
     def _messages(self) -> Iterator[tuple[bytes, Any]]:
         if self._first is not None:
             first, self._first = self._first, None
             yield first
-            if first[0] == _DONE:
-                return
-        while True:
+        while not self._done:
             tag, body = self._queue.get()
             if not tag:
+                if body is not None:  # the receiving thread failed, not the child
+                    raise WorkerFailed(_("与校验进程的通信中断（%(e)s），本次导入未写入任何数据，请重新提交")
+                                       % {"e": body})
                 self._process.join(timeout=5)
                 raise WorkerFailed(_("校验进程意外退出（退出码 %(code)s），本次导入未写入任何数据，请重新提交")
                                    % {"code": self._process.exitcode})
             yield tag, body
-            if tag == _DONE:
-                return
 
     def wait_for_rows(self) -> bool:
-        """Wait until the first rows that pass arrive (True) or the check ends without any (False); sets
-        :attr:`estimate`, the number of rows the file is likely to hold, from the bytes read by then."""
+        """Wait until the first rows that pass arrive (True: start writing) or a problem is found or the check
+        ends first (False: nothing is written; :meth:`drain` finishes the report)."""
         for tag, body in self._messages():
             if tag == _PROGRESS:
                 self._report(body)
                 continue
             self._first = (tag, body)
-            if tag == _CHUNK:
-                _lines, estimate, rows = body
-                self.estimate = max(estimate or 0, len(rows))
-                return True
-            return False
+            return tag == _CHUNK
         return False
 
     def _report(self, body: tuple[int, int | None, int, int]) -> None:
@@ -171,7 +204,7 @@ class ValidationWorker:
         the writing); meanwhile only its counts, shown beside the writer's (:meth:`with_checked`)."""
         done, total, rows, bad = body
         self.checked = {_("已校验行数"): rows, _("有问题的行"): bad}
-        if not self.writing or not self.result.ok or bad:
+        if not self.writing:
             self.progress(_("校验"), done, total, self.checked)
 
     def with_checked(self, step: str, done: int, total: int | None, counts: dict[str, Any]) -> None:
@@ -179,27 +212,42 @@ class ValidationWorker:
         self.progress(step, done, total, {**counts, **self.checked})
 
     def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
-        """The rows to write, CHUNK at a time, for use inside the import's transaction: rows the database refuses
-        (a cancelled entity revived) become errors here. After the last chunk the child's findings are merged into
-        the result; if the file holds any problem, :class:`_FileRefused` rolls the transaction back."""
+        """The rows to write, CHUNK at a time, for use inside the import's transaction. Each chunk's stored rows
+        are read once: a cancelled entity revived is an error here, and the writer compares with the same read.
+        At the first problem — the child's or a revival — :class:`_FileRefused` rolls the transaction back."""
         from jianguan.registry.services import LookedUp, stored_entities
 
         result = self.result
         for tag, body in self._messages():
             if tag == _CHUNK:
-                pending = body[2]
-                stored = stored_entities([v[I_USCC] for _, v in pending])
-                good = refuse_revivals(pending, result, {code: old[1][I_STATUS] for code, old in stored.items()})
-                if result.ok:
-                    yield LookedUp(good, stored)
+                stored = stored_entities([v[I_USCC] for _, v in body])
+                good = refuse_revivals(body, result, {code: old[1][I_STATUS] for code, old in stored.items()})
+                if not result.ok:
+                    raise _FileRefused
+                yield LookedUp(good, stored)
             elif tag == _PROGRESS:
                 self._report(body)
+            elif tag == _PROBLEM:
+                raise _FileRefused
             else:
                 self._merge(body)
-        if not result.ok:
-            raise _FileRefused
+                if not result.ok:
+                    raise _FileRefused
+
+    def drain(self) -> None:
+        """After a refusal (outside the rolled-back transaction): take the rest of the child's messages, checking
+        the rows that pass against the database for revivals, until its summary completes the report."""
+        self.writing = False
+        for tag, body in self._messages():
+            if tag == _CHUNK:
+                refuse_revivals(body, self.result)
+            elif tag == _PROGRESS:
+                self._report(body)
+            elif tag == _DONE:
+                self._merge(body)
 
     def _merge(self, summary: dict[str, Any]) -> None:
+        self._done = True
         result = self.result
         result.rows = summary["rows"]
         result.bad_rows += summary["bad_rows"]
@@ -232,16 +280,18 @@ def write_while_checking(path: Path, result: ImportResult, *, actor: Any, in_sco
                               progress=progress)
     try:
         if not worker.wait_for_rows():
-            for _chunk in worker.chunks():  # nothing passed: collect the findings
-                pass
+            worker.drain()  # a problem before any row passed: nothing to write
             return
+        estimate = estimate_rows(path, path.stat().st_size)
         worker.writing = True
-        worker.with_checked(_("校验并写入（全部写入后一次提交）"), 0, worker.estimate, {})
-        counts = registry_import_write(worker.chunks(), [], total=worker.estimate or 0, actor=actor,
-                                       dry_run=False, today=today, progress=worker.with_checked,
-                                       reason=_("批量导入：%(f)s") % {"f": result.file_name})
+        worker.with_checked(_("校验并写入（全部写入后一次提交）"), 0, estimate, {})
+        try:
+            counts = registry_import_write(worker.chunks(), [], total=estimate, actor=actor, dry_run=False,
+                                           today=today, progress=worker.with_checked,
+                                           reason=_("批量导入：%(f)s") % {"f": result.file_name})
+        except _FileRefused:
+            worker.drain()  # rolled back; finish the report of every problem
+            return
         (result.created, result.updated, result.unchanged), result.licences = counts
-    except _FileRefused:
-        pass  # rolled back; result holds every problem
     finally:
         worker.close()

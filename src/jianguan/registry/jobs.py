@@ -91,6 +91,12 @@ class ProgressRelay:
             self._thread.join(timeout=5)
 
 
+def _forget_written(ctx: JobContext) -> None:
+    """A failed import wrote nothing in the end: drop the created/updated counts the write reported on the way."""
+    written = {_("新增"), _("更新"), _("无变化")}
+    ctx.job.counts = {k: v for k, v in ctx.job.counts.items() if k not in written}
+
+
 @job_handler("registry.import")
 def registry_import(ctx: JobContext) -> dict[str, Any]:
     """Import an uploaded registry file: params `path`, `file_name`, `dry_run`, `max_bytes`, `today` (optional)."""
@@ -116,11 +122,14 @@ def registry_import(ctx: JobContext) -> dict[str, Any]:
         result = run_import(p["path"], actor=user, in_scope=in_scope, today=today, dry_run=bool(p.get("dry_run")),
                             max_bytes=p.get("max_bytes") or import_max_bytes("cli"), progress=progress,
                             file_name=p.get("file_name", ""))
-    except ImportConflict as exc:
-        raise JobError(str(exc)) from exc
-    except OperationalError as exc:  # SQLite: another writer held the database past the busy timeout
-        raise JobError(_("数据库正忙（可能有另一个导入正在写入），本次导入未写入任何数据，请稍后重新提交。（%(e)s）")
-                       % {"e": exc}) from exc
+    except Exception as exc:
+        _forget_written(ctx)  # whatever went wrong, the import's transaction was rolled back
+        if isinstance(exc, ImportConflict):
+            raise JobError(str(exc)) from exc
+        if isinstance(exc, OperationalError):  # SQLite: another writer held the database past its busy timeout
+            busy = _("数据库正忙（可能有另一个导入正在写入），本次导入未写入任何数据，请稍后重新提交。（%(e)s）")
+            raise JobError(busy % {"e": exc}) from exc
+        raise
     finally:
         relay.stop()
     summary = result.summary()

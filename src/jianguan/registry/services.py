@@ -221,12 +221,17 @@ def _secondary_indexes(cur: Any, table: str) -> list[tuple[str, str]]:
     return []
 
 
-def _foreign_keys(cur: Any, table: str) -> list[tuple[str, str]]:
-    """(name, definition) of a table's foreign keys (PostgreSQL; SQLite checks each row by an index lookup, cheaply)."""
+def _foreign_keys(cur: Any, table: str, among: Sequence[str]) -> list[tuple[str, str]]:
+    """(name, definition) of a table's foreign keys to the tables ``among`` (PostgreSQL; SQLite checks each row by
+    an index lookup, cheaply).
+
+    Only keys between the import's own tables: dropping a foreign key locks the table it references as well, and
+    for shared reference tables (divisions, which every page's access check reads; industries; labels) that would
+    stall the whole application for the length of the load and invite deadlocks with readers."""
     if connection.vendor != "postgresql":
         return []
     cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
-                "AND contype = 'f' ORDER BY conname", [table])
+                "AND contype = 'f' AND confrelid::regclass::text = ANY(%s) ORDER BY conname", [table, list(among)])
     return list(cur.fetchall())
 
 
@@ -243,13 +248,12 @@ def _row_estimate(cur: Any, table: str) -> int:
 @contextmanager
 def _indexes_rebuilt_after(tables: Sequence[str], rows: int, progress: Callable[..., None] | None) -> Iterator[None]:
     """Inside the import's transaction: drop the secondary indexes of each table the import will at least double,
-    and create them again once the rows are written. On PostgreSQL the table's foreign keys go the same way: a
-    deferred check per inserted row (≈ 4 µs each, 20 % of a first load's time) becomes one join when the constraint
-    is added back. A failure rolls the drop back with everything else.
+    and create them again once the rows are written. On PostgreSQL the foreign keys between these tables (rule
+    labels → entities) go the same way: a deferred check per inserted row (≈ 4 µs each) becomes one join when the
+    constraint is added back. A failure rolls the drop back with everything else.
 
-    On PostgreSQL the drop locks the table — and, for a dropped foreign key, the table it references (divisions,
-    industries, labels) — until the commit: readers of the registry wait for the first, large load to finish. On
-    SQLite readers keep seeing the previous state of the file throughout (WAL)."""
+    On PostgreSQL the drop locks the table until the commit: readers of the registry wait for the first, large load
+    to finish. On SQLite readers keep seeing the previous state of the file throughout (WAL)."""
     dropped: list[tuple[str, str]] = []
     foreign: list[tuple[str, str, str]] = []
     if rows >= REBUILD_INDEXES_MIN_ROWS:
@@ -260,7 +264,7 @@ def _indexes_rebuilt_after(tables: Sequence[str], rows: int, progress: Callable[
                 for name, create in _secondary_indexes(cur, table):
                     cur.execute(f"DROP INDEX {_q(name)}")
                     dropped.append((name, create))
-                for name, definition in _foreign_keys(cur, table):
+                for name, definition in _foreign_keys(cur, table, tables):
                     cur.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
                     foreign.append((table, name, definition))
     yield

@@ -36,9 +36,10 @@ def canonical_json(value: Any) -> str:
 
 
 # orjson writes the same bytes as the encoders above for strings (escapes included), integers within 64 bits,
-# booleans, None, lists and dicts with string keys — in a fifth of the time — but floats differently (``1e16`` for
-# ``1e+16``) and dates, UUIDs and dataclasses natively. Those are passed through to ``default``, which refuses them,
-# so anything but the plain types falls back to the standard encoder. Callers that may hold floats use
+# booleans, None, lists and dicts with string keys — in a fifth of the time. It writes dates, UUIDs and dataclasses
+# natively; those are passed through to ``default``, which refuses them, so they fall back to the standard encoder.
+# Two differences remain that no option catches: floats (``1e16`` for ``1e+16``) and plain ``Enum`` members (their
+# value, where the standard encoder writes ``str(member)``). Callers whose values may hold either use
 # :func:`canonical_json`.
 _PLAIN = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | \
     orjson.OPT_PASSTHROUGH_SUBCLASS
@@ -49,7 +50,8 @@ def _refuse(value: Any) -> Any:
 
 
 def canonical_json_plain(value: Any) -> str:
-    """:func:`canonical_json` of a value known to hold no floats (e.g. an imported row's text cells), faster."""
+    """:func:`canonical_json` of a value known to hold no floats and no plain ``Enum`` members (e.g. an imported
+    row's text cells), faster."""
     try:
         return orjson.dumps(value, default=_refuse, option=_PLAIN).decode()
     except TypeError:
