@@ -105,3 +105,36 @@ def test_a_write_that_fails_after_the_drop_leaves_indexes_and_registry_as_they_w
     assert Entity.objects.count() == 0
     assert index_definitions() == before
     assert foreign_keys() == before_fks
+
+
+def test_when_only_the_labels_are_rebuilt_the_registry_stays_readable(media, db, monkeypatch):
+    """A load that at least doubles the label table but not the registry drops only the labels' own indexes: not
+    their foreign key to the registry, whose drop would lock every registry page for the length of the load."""
+    run_import(write_csv(media / "a.csv", [row(行业代码="6110") for _ in range(20)]), today=TODAY)
+    EntityLabel.objects.all().delete()
+    with connection.cursor() as cur:  # fire the deferred checks of the first load inside the test's transaction
+        if connection.vendor == "postgresql":
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cur.execute("SET CONSTRAINTS ALL DEFERRED")
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 5)
+    before_fks = foreign_keys()
+    locks: list[list[tuple[str, str]]] = []
+
+    def progress(step, done, total, counts):
+        if step == "写入" and not locks and connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute("SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                            "WHERE l.pid = pg_backend_pid() AND l.mode = 'AccessExclusiveLock' AND c.relkind = 'r'")
+                locks.append(cur.fetchall())
+
+    with CaptureQueriesContext(connection) as ctx:
+        result = run_import(write_csv(media / "b.csv", [row(行业代码="5211") for _ in range(10)]), today=TODAY,
+                            progress=progress)
+    assert result.ok and result.created == 10
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert any("DROP INDEX" in q and "entitylabel" in q for q in sql)  # the labels' index was rebuilt …
+    assert not any("DROP CONSTRAINT" in q for q in sql)  # … but no foreign key went
+    assert foreign_keys() == before_fks
+    if connection.vendor == "postgresql":
+        assert ("registry_entity", "AccessExclusiveLock") not in locks[0]
+        assert ("registry_entitylabel", "AccessExclusiveLock") in locks[0]

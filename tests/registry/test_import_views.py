@@ -177,3 +177,20 @@ def test_an_import_that_fails_while_writing_does_not_show_rows_as_created(client
     job = run_queued_job()
     assert job.status == "failed" and "已全部撤销" in job.error
     assert "新增" not in job.counts and "更新" not in job.counts
+
+
+def test_while_a_refused_file_is_checked_to_its_end_the_page_counts_nothing_as_created(client, media, section_head,
+                                                                                       monkeypatch):
+    from jianguan.registry import import_worker
+
+    monkeypatch.setattr(import_worker, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(import_worker, "CHUNK_ROWS", 1000)
+    client.force_login(section_head)
+    rows = [row() for _ in range(3000)] + [row(成立日期="2015-13-01")] + [row() for _ in range(11_000)]
+    upload(client, write_csv(media / "a.csv", rows))
+    seen = []
+    job = job_run(job_claim_next(), on_progress=lambda j: seen.append((j.step, dict(j.counts))))
+    assert job.status == "failed"
+    assert ("写入", 3000) in [(step, counts.get("新增")) for step, counts in seen]  # written, then rolled back …
+    late = [counts for step, counts in seen if step == "校验" and counts.get("已校验行数", 0) >= 10_000]
+    assert late and not any("新增" in counts for counts in late)  # … and not shown as created afterwards

@@ -217,3 +217,21 @@ def test_a_scope_that_cannot_travel_to_the_child_is_checked_here(media, db, besi
     result = run_import(write_csv(media / "a.csv", [row(**r) for r in ROWS]), today=TODAY,
                         in_scope=lambda code: code.startswith("3710"))
     assert result.ok and result.created == 10
+
+
+def test_a_child_that_cannot_start_leaves_the_file_to_this_process(media, db, beside, monkeypatch):
+    import multiprocessing.context
+
+    def cannot(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", cannot)
+    result = run_import(write_csv(media / "a.csv", [row(**r) for r in ROWS]), today=TODAY)
+    assert result.ok and result.created == 10
+
+
+def test_the_row_estimate_reads_line_ends_in_the_files_encoding(tmp_path):
+    rows = [row(名称=f"上海上庄路{n}号店", 住所="山东省威海市文登区上庄路1号") for n in range(2000)]
+    for encoding in ("utf-8-sig", "utf-16"):
+        path = write_csv(tmp_path / f"{encoding}.csv", rows, encoding=encoding)
+        assert 1900 <= import_worker.estimate_rows(path, path.stat().st_size) <= 2100, encoding

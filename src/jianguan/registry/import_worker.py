@@ -3,10 +3,11 @@ write").
 
 The sequential import reads the whole file once to check it and once more to write it. For a large CSV file the
 checks (a fifth of the work) run instead in a child process, which streams the rows that pass back CHUNK at a time;
-this process writes them inside the import's one transaction as they arrive. All-or-nothing still holds: after the
-first bad row the child sends no more rows, and once it has checked the whole file a file with any problem is rolled
-back — the database never commits a row of it. The child reads no database (the reference data travels with it),
-so it works the same against SQLite, PostgreSQL and a test database.
+this process writes them inside the import's one transaction as they arrive. All-or-nothing still holds: at the
+child's first problem (or a revived cancelled entity found here) the transaction is rolled back at once, and the
+rest of the file is checked without writing, so the report names every bad row; the transaction commits only after
+the child's summary of the whole file says it is clean. The child reads no database (the reference data travels
+with it), so it works the same against SQLite, PostgreSQL and a test database.
 """
 
 from __future__ import annotations
@@ -115,12 +116,20 @@ def _child(conn: Any, job: bytes) -> None:
 
 
 def estimate_rows(path: Path, size: int) -> int:
-    """The rows a CSV file probably holds, from the line ends in its first mebibyte (header excluded)."""
+    """The rows a CSV file probably holds, from the line ends in its first mebibyte read as text in the file's
+    encoding (a 0x0A byte inside a UTF-16 character is no line end); header excluded."""
+    from jianguan.registry.importer import detect_encoding
+
     with path.open("rb") as fh:
         sample = fh.read(ESTIMATE_SAMPLE_BYTES)
     if not sample:
         return 0
-    return max(0, round(sample.count(b"\n") * size / len(sample)) - 1)
+    try:
+        encoding, _note = detect_encoding(sample)
+    except FileProblem:
+        return 0
+    lines = sample.decode(encoding, errors="ignore").count("\n")
+    return max(0, round(lines * size / len(sample)) - 1)
 
 
 class ValidationWorker:
@@ -153,12 +162,15 @@ class ValidationWorker:
             self._process.start()
             send.close()
             self._thread.start()
-        except BaseException:
+        except BaseException as exc:
             if self._process.is_alive():
                 self._process.terminate()
                 self._process.join()
             receive.close()
-            raise
+            send.close()
+            if not isinstance(exc, Exception):  # an interrupt stays an interrupt
+                raise
+            raise WorkerFailed(_("校验进程无法启动：%(e)s") % {"e": exc}) from exc
 
     def _receive(self) -> None:
         """The receiving thread. Whatever ends it, the parent hears of it (an empty tag), never waits forever."""
@@ -203,7 +215,8 @@ class ValidationWorker:
         """The child's progress: its own step until rows are being written (and again once a problem has stopped
         the writing); meanwhile only its counts, shown beside the writer's (:meth:`with_checked`)."""
         done, total, rows, bad = body
-        self.checked = {_("已校验行数"): rows, _("有问题的行"): bad}
+        # Before the child's summary, the result's bad rows are the revivals this process found.
+        self.checked = {_("已校验行数"): rows, _("有问题的行"): bad + (0 if self._done else self.result.bad_rows)}
         if not self.writing:
             self.progress(_("校验"), done, total, self.checked)
 

@@ -795,6 +795,7 @@ def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str],
                                                    spool=spool, licence_spool=licence_spool, progress=progress)
         except FileProblem as exc:
             result.file_problem = str(exc)
+            result.errors.sort(key=lambda e: (e.column.startswith("【"), e.row))
             result.seconds = time.monotonic() - began
             return result
         tally = {_("已校验行数"): result.rows + result.licence_rows, _("有问题的行"): result.bad_rows}

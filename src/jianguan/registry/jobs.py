@@ -85,6 +85,10 @@ class ProgressRelay:
         finally:
             own.close()
 
+    def discard(self) -> None:
+        """Forget the figures not yet written to the job row (the write they describe was rolled back)."""
+        self._latest = None
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -115,8 +119,13 @@ def registry_import(ctx: JobContext) -> dict[str, Any]:
     def progress(step: str, done: int, total: int | None, counts: dict[str, Any]) -> None:
         if connection.in_atomic_block and not outer:  # the write pass: not through its own uncommitted transaction
             relay.push(step, done, total, counts)
-        else:
-            ctx.progress(step, done=done, total=total, counts=counts)
+            return
+        if step == _("校验"):
+            # Checking again after a write (a large file whose problem rolled the write back, or a check started
+            # over in this process): what the write counted is gone.
+            relay.discard()
+            _forget_written(ctx)
+        ctx.progress(step, done=done, total=total, counts=counts)
 
     try:
         result = run_import(p["path"], actor=user, in_scope=in_scope, today=today, dry_run=bool(p.get("dry_run")),

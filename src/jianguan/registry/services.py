@@ -225,7 +225,8 @@ def _foreign_keys(cur: Any, table: str, among: Sequence[str]) -> list[tuple[str,
     """(name, definition) of a table's foreign keys to the tables ``among`` (PostgreSQL; SQLite checks each row by
     an index lookup, cheaply).
 
-    Only keys between the import's own tables: dropping a foreign key locks the table it references as well, and
+    Only keys between tables whose indexes are rebuilt too (locked already): dropping a foreign key locks the table
+    it references as well — the registry itself, if only the labels were being rebuilt — and
     for shared reference tables (divisions, which every page's access check reads; industries; labels) that would
     stall the whole application for the length of the load and invite deadlocks with readers."""
     if connection.vendor != "postgresql":
@@ -235,14 +236,16 @@ def _foreign_keys(cur: Any, table: str, among: Sequence[str]) -> list[tuple[str,
     return list(cur.fetchall())
 
 
-def _row_estimate(cur: Any, table: str) -> int:
+def _holds_more_than(cur: Any, table: str, rows: int) -> bool:
+    """Whether ``table`` holds more than ``rows`` rows. PostgreSQL's statistics answer for a large table at once;
+    otherwise (small, or statistics stale or missing) the rows are counted, at most ``rows`` + 1 of them."""
     if connection.vendor == "postgresql":
         cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
         estimate = cur.fetchone()[0]
-        if estimate is not None and estimate >= 0:
-            return int(estimate)
-    cur.execute(f"SELECT count(*) FROM {_q(table)}")  # noqa: S608 (model table name)
-    return int(cur.fetchone()[0])
+        if estimate is not None and estimate > 2 * rows:
+            return True
+    cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_q(table)} LIMIT %s) AS head", [rows + 1])  # noqa: S608
+    return int(cur.fetchone()[0]) > rows
 
 
 @contextmanager
@@ -258,13 +261,16 @@ def _indexes_rebuilt_after(tables: Sequence[str], rows: int, progress: Callable[
     foreign: list[tuple[str, str, str]] = []
     if rows >= REBUILD_INDEXES_MIN_ROWS:
         with connection.cursor() as cur:
-            for table in tables:
-                if _row_estimate(cur, table) > rows:
-                    continue
+            chosen = [table for table in tables if not _holds_more_than(cur, table, rows)]
+            if chosen and connection.vendor == "postgresql":
+                # All the locks the drops take, at once and in the order readers take them (entities before their
+                # labels), so that a reader holding one cannot wait for another that the import holds.
+                cur.execute(f"LOCK TABLE {', '.join(_q(t) for t in chosen)} IN ACCESS EXCLUSIVE MODE")
+            for table in chosen:
                 for name, create in _secondary_indexes(cur, table):
                     cur.execute(f"DROP INDEX {_q(name)}")
                     dropped.append((name, create))
-                for name, definition in _foreign_keys(cur, table, tables):
+                for name, definition in _foreign_keys(cur, table, chosen):
                     cur.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
                     foreign.append((table, name, definition))
     yield
