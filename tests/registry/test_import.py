@@ -24,12 +24,6 @@ def problems(result):
     return [(e.row, e.column, e.value, e.reason) for e in result.errors]
 
 
-@pytest.fixture
-def media(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return tmp_path
-
-
 def test_a_clean_csv_creates_every_entity_with_its_fields(media, db):
     code = uscc(1)
     path = write_csv(media / "a.csv", [row(统一社会信用代码=code, 注册资本="1,234.5", 状态日期="2020/3/1"),

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from django.core.management import call_command
 
 from jianguan.core.models import Job
 from jianguan.registry.models import Entity
 from tests.registry.importdata import row, uscc, write_csv
-
-
-@pytest.fixture
-def media(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return tmp_path
 
 
 def run(*args):

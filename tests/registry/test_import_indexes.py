@@ -18,12 +18,6 @@ TODAY = dt.date(2026, 11, 20)
 TABLES = (Entity._meta.db_table, EntityLabel._meta.db_table, AuditEntry._meta.db_table)
 
 
-@pytest.fixture
-def media(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return tmp_path
-
-
 def index_definitions() -> set[tuple[str, str]]:
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":

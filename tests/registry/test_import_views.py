@@ -17,12 +17,6 @@ from tests.registry.importdata import row, uscc, write_csv
 
 
 @pytest.fixture
-def media(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return tmp_path
-
-
-@pytest.fixture
 def section_head(org):
     return create_user(unit=org.wendeng, roles=(("section_head", "subtree"),))
 

@@ -23,12 +23,6 @@ TODAY = dt.date(2026, 11, 20)
 
 
 @pytest.fixture
-def media(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return tmp_path
-
-
-@pytest.fixture
 def beside(monkeypatch):
     """Every CSV file is checked in the child process, three rows to a chunk."""
     monkeypatch.setattr(import_worker, "PIPELINE_MIN_BYTES", 0)

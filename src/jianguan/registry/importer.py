@@ -752,7 +752,8 @@ def _checked_beside_the_write(path: Path, size: int) -> bool:
 def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str], bool] | None = None,
                today: dt.date, dry_run: bool = False, max_bytes: int | None = None,
                progress: Progress = _no_progress, file_name: str = "") -> ImportResult:
-    """Validate the whole file; if every row is good (and not a dry run), upsert all of it in one transaction."""
+    """Validate the whole file; if every row is good (and not a dry run), upsert all of it in one transaction.
+    A large CSV file is checked by a second process while the rows that pass are written (``import_worker``)."""
     import time
 
     from jianguan.registry.services import registry_import_write

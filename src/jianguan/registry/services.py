@@ -226,9 +226,9 @@ def _foreign_keys(cur: Any, table: str, among: Sequence[str]) -> list[tuple[str,
     an index lookup, cheaply).
 
     Only keys between tables whose indexes are rebuilt too (locked already): dropping a foreign key locks the table
-    it references as well — the registry itself, if only the labels were being rebuilt — and
-    for shared reference tables (divisions, which every page's access check reads; industries; labels) that would
-    stall the whole application for the length of the load and invite deadlocks with readers."""
+    it references as well, and for any other table — the registry when only its labels are rebuilt, or a shared
+    reference table (divisions, which every page's access check reads; industries; labels) — that would stall pages
+    for the length of the load and invite deadlocks with readers."""
     if connection.vendor != "postgresql":
         return []
     cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
