@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -166,3 +166,17 @@ def test_entry_hash_of_a_row_with_a_float_uses_the_standard_encoding():
     row = [1, "2026-11-22T00:00:00.000000Z", None, "系统", None, "", "x", "t", "1", "", "", "", "", 1e16]
     standard = json.dumps(["v1", *row], separators=(",", ":"), ensure_ascii=False).encode()
     assert entry_hash(b"k", row) == hmac.digest(b"k", standard, "sha256").hex()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's row key (migration core 0003)")
+def test_on_sqlite_the_sequence_number_is_the_row_key_and_stays_unique(chain):
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'core_auditentry' "
+                    "AND sql IS NULL")  # SQLite's own indexes (for a primary key that is not the row key)
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT count(*) FROM core_auditentry WHERE rowid <> seq")
+        assert cur.fetchone()[0] == 0
+    first = AuditEntry.objects.order_by("seq").first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEntry.objects.create(**{f.attname: getattr(first, f.attname) for f in AuditEntry._meta.fields})
+    assert audit_verify().ok

@@ -132,3 +132,24 @@ def test_when_only_the_labels_are_rebuilt_the_registry_stays_readable(media, db,
     if connection.vendor == "postgresql":
         assert ("registry_entity", "AccessExclusiveLock") not in locks[0]
         assert ("registry_entitylabel", "AccessExclusiveLock") in locks[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's indexes (migration registry 0008)")
+@pytest.mark.parametrize(("sql", "index"), [
+    ("SELECT id FROM registry_entity WHERE division_id = '371003'", "entity_division_status_idx"),
+    ("SELECT id FROM registry_entity WHERE industry_id = '5211'", "entity_industry_status_idx"),
+    ("SELECT entity_id FROM registry_entitylabel WHERE label_id = 1", "entitylabel_label_idx"),
+    ("SELECT label_id FROM registry_entitylabel WHERE entity_id = 1", "sqlite_autoindex_registry_entitylabel_1"),
+    ("SELECT year FROM registry_annualreport WHERE entity_id = 1", "sqlite_autoindex_registry_annualreport_1"),
+])
+def test_on_sqlite_the_covered_indexes_are_gone_and_their_queries_use_the_covering_ones(sql, index):
+    with connection.cursor() as cur:
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        names = {name for (name,) in cur.fetchall()}
+        cur.execute("EXPLAIN QUERY PLAN " + sql)
+        plan = " ".join(str(row[-1]) for row in cur.fetchall())
+    assert not names & {"registry_entity_division_id_239178f5", "registry_entity_industry_id_a161316f",
+                        "registry_entity_name_6f9f5c16", "registry_entitylabel_entity_id_49df6621",
+                        "registry_entitylabel_label_id_c47f865f", "registry_annualreport_entity_id_355f590b"}
+    assert index in plan, plan
