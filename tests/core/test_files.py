@@ -1,0 +1,75 @@
+"""Large files written and read past the page cache (`core.files`): every byte and the exact length survive, with
+O_DIRECT where the file system has it and without where it has not."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+
+import polars as pl
+import pytest
+
+from jianguan.core import files
+from jianguan.core.files import UncachedWriter, read_uncached, sha256_uncached
+
+SMALL = 3 * files.BLOCK  # a small buffer, so that a few kilobytes cross many buffer boundaries
+
+
+@pytest.fixture(params=["direct", "refused"])
+def directory(request, tmp_path, monkeypatch):
+    """The test's directory, written with O_DIRECT or as on a file system that refuses it (EINVAL on open; recent
+    kernels accept O_DIRECT even on tmpfs, so the refusal is simulated)."""
+    if request.param == "refused":
+        real_open = os.open
+
+        def refusing(path, flags, *args):
+            if flags & getattr(os, "O_DIRECT", 0):
+                raise OSError(errno.EINVAL, "Invalid argument")
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(files.os, "open", refusing)
+    return tmp_path, request.param == "refused"
+
+
+@pytest.mark.parametrize("size", [0, 1, files.BLOCK - 1, files.BLOCK, files.BLOCK + 1, SMALL - 1, SMALL,
+                                  SMALL + 1, 5 * SMALL + 123])
+@pytest.mark.parametrize("step", [1000, files.BLOCK, 2 * SMALL + 7])
+def test_what_is_written_is_read_back_exactly(directory, monkeypatch, size, step):
+    monkeypatch.setattr(files, "BUFFER", SMALL)
+    data = os.urandom(size)
+    path = directory[0] / "data.bin"
+    with UncachedWriter(path) as out:
+        for i in range(0, size, step):
+            assert out.write(data[i:i + step]) == len(data[i:i + step])
+    if directory[1]:
+        assert not out.direct  # written through the page cache instead
+    assert path.stat().st_size == size
+    assert path.read_bytes() == data
+    assert b"".join(bytes(piece) for piece in read_uncached(path)) == data
+    assert sha256_uncached(path) == [hashlib.sha256(data).hexdigest()]
+
+
+def test_polars_writes_arrow_files_through_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "BUFFER", SMALL)
+    frame = pl.DataFrame({"sid": pl.Series(range(50_000), dtype=pl.UInt32),
+                          "uscc": [f"U{i:017d}" for i in range(50_000)]})
+    with UncachedWriter(tmp_path / "frame.arrow") as out:
+        frame.write_ipc(out)  # type: ignore[arg-type]
+    assert pl.read_ipc(tmp_path / "frame.arrow").equals(frame)
+
+
+def test_a_reader_left_early_closes_its_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "BUFFER", SMALL)
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(10 * SMALL))
+    before = len(os.listdir("/proc/self/fd"))
+    pieces = read_uncached(path)
+    assert len(next(pieces)) == SMALL
+    pieces.close()
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_missing_file_is_an_os_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        sha256_uncached(tmp_path / "missing.csv")
