@@ -170,10 +170,23 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Cl
     # compares one string column, not three: every item's filter keeps this order, so its strata come out in order
     # and each sorted, without a sort per item.
     pairs = entities.select("cls", "division").unique().sort(["cls", "division"]).with_row_index("group")
-    entities = (entities.join(pairs, on=["cls", "division"], how="left").drop("cls").sort(["group", "uscc"])
+    entities = (_by_group_and_uscc(entities.join(pairs, on=["cls", "division"], how="left").drop("cls"))
                 .with_row_index("row").rechunk())  # one chunk: its USCCs are gathered from by position
     groups = [(cls, county) for _group, cls, county in pairs.iter_rows()]
     return _Registry(entities, labels, licences, groups, statuses, prefixes)
+
+
+def _by_group_and_uscc(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame sorted by (group, uscc), USCCs in byte order as candidates.csv has them. USCCs made of 18 digits
+    and capital letters (every valid one) sort as two base-36 numbers of 9 characters each, in the same order as
+    the strings ('0'–'9' before 'A'–'Z' in both) and twice as fast (13 million: 4.7 s instead of 8.5 s); anything
+    else in the registry (a code imported before validation, say) makes it sort the strings."""
+    uscc = frame["uscc"]
+    if uscc.is_empty() or not (uscc.str.len_bytes() == 18).all() or uscc.str.contains(r"[^0-9A-Z]").any():
+        return frame.sort(["group", "uscc"])
+    return (frame.with_columns(pl.col("uscc").str.slice(0, 9).str.to_integer(base=36).alias("_high"),
+                               pl.col("uscc").str.slice(9, 9).str.to_integer(base=36).alias("_low"))
+            .sort(["group", "_high", "_low"]).drop("_high", "_low"))
 
 
 def _class_of(ids: pl.Series, classes: Classes) -> pl.Series:
