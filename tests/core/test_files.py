@@ -3,6 +3,7 @@ O_DIRECT where the file system has it and without where it has not."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -14,6 +15,16 @@ from jianguan.core import files
 from jianguan.core.files import UncachedWriter, read_uncached, sha256_uncached
 
 SMALL = 3 * files.BLOCK  # a small buffer, so that a few kilobytes cross many buffer boundaries
+
+
+def direct_io_here(directory) -> bool:
+    """Whether this directory's file system takes O_DIRECT (the test's tmp_path normally does)."""
+    try:
+        fd = os.open(directory / "probe", os.O_WRONLY | os.O_CREAT | files.O_DIRECT)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
 
 
 @pytest.fixture(params=["direct", "refused"])
@@ -42,8 +53,7 @@ def test_what_is_written_is_read_back_exactly(directory, monkeypatch, size, step
     with UncachedWriter(path) as out:
         for i in range(0, size, step):
             assert out.write(data[i:i + step]) == len(data[i:i + step])
-    if directory[1]:
-        assert not out.direct  # written through the page cache instead
+    assert out.direct is (not directory[1] and direct_io_here(path.parent))
     assert path.stat().st_size == size
     assert path.read_bytes() == data
     assert b"".join(bytes(piece) for piece in read_uncached(path)) == data
@@ -73,3 +83,38 @@ def test_a_reader_left_early_closes_its_file(tmp_path, monkeypatch):
 def test_a_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         sha256_uncached(tmp_path / "missing.csv")
+
+
+def test_a_failed_write_raises_its_own_error_and_releases_the_buffers(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "BUFFER", SMALL)
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "write", full)
+    out = UncachedWriter(tmp_path / "x.bin")
+    with pytest.raises(OSError, match="No space") as raised, out:
+        out.write(b"x" * (3 * SMALL))  # the second buffer's hand-over finds the first one's failure
+    assert raised.value.errno == errno.ENOSPC
+    assert all(buffer.closed for buffer in out._buffers)
+    with pytest.raises(ValueError):
+        out.write(b"more")
+
+
+def test_a_failure_the_caller_swallowed_is_raised_at_close(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "BUFFER", SMALL)
+    real_write = os.write
+    calls = []
+
+    def once_full(fd, data):
+        calls.append(len(data))
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(files.os, "write", once_full)
+    out = UncachedWriter(tmp_path / "x.bin")
+    with contextlib.suppress(OSError):
+        out.write(b"x" * (3 * SMALL))
+    with pytest.raises(OSError, match="incomplete"):
+        out.close()

@@ -186,6 +186,9 @@ def test_a_freeze_that_is_not_stored_leaves_no_files_and_a_missing_candidates_fi
     plan = draws.plan_randomness_enter(plan, "7", actor=staff.head)
     with pytest.raises(InspectionError, match="找不到冻结时写入的候选名单文件"):
         draws.plan_draw(plan, actor=staff.handler)
+    draws._candidates_path(plan).mkdir()  # there, but unreadable as a file: said so, not called missing
+    with pytest.raises(InspectionError, match="读取候选名单文件.*失败"):
+        draws.plan_draw(plan, actor=staff.handler)
 
 
 @pytest.mark.parametrize("extra", [[], ["91370100MA3C4XXX1a"], ["9137010", "91370100MA3C4XXX1-"]])
@@ -199,6 +202,7 @@ def test_the_registry_frame_is_sorted_by_group_then_uscc_bytes(extra):
     usccs = ["".join(rng.choice(alphabet) for _ in range(18)) for _ in range(3000)] + extra
     frame = pl.DataFrame({"group": [rng.randrange(5) for _ in usccs], "uscc": usccs},
                          schema={"group": pl.UInt32, "uscc": pl.String})
+    assert draws._sortable_as_numbers(frame["uscc"]) is (not extra)  # which of the two sorts ran
     out = draws._by_group_and_uscc(frame)
     assert list(zip(out["group"], out["uscc"], strict=True)) == sorted(
         zip(frame["group"], frame["uscc"], strict=True), key=lambda p: (p[0], p[1].encode()))

@@ -7,13 +7,15 @@ database's own pages out of memory: right after a freeze, the draw's look-ups fo
 
 `O_DIRECT` wants block-aligned buffers, lengths and offsets: data is gathered in page-aligned buffers (anonymous
 `mmap`), written in whole blocks by a background thread while the next buffer fills, and the last, partial block is
-padded and cut off again with `ftruncate`. Where the file system refuses `O_DIRECT` (tmpfs, some network file
-systems) or the platform has none, the same code reads and writes through the page cache.
+padded and cut off again with `ftruncate`. Where the file system refuses `O_DIRECT` (when opening, or with EINVAL on
+the first read or write) or the platform has none, the same code reads and writes through the page cache.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import mmap
 import os
@@ -24,35 +26,70 @@ from typing import Any
 
 BLOCK = 4096  # alignment O_DIRECT needs on the file systems we run on (logical block size ≤ 4 KiB)
 BUFFER = 32 << 20  # bytes per write or read: two buffers are in use at once
+O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 
 def _open(path: Path, flags: int) -> tuple[int, bool]:
     """A file descriptor, with O_DIRECT where the file system allows it; whether it has it."""
-    direct = getattr(os, "O_DIRECT", 0)
-    if direct:
+    if O_DIRECT:
         try:
-            return os.open(path, flags | direct, 0o644), True
-        except OSError:
-            pass  # EINVAL: this file system does not do O_DIRECT
+            return os.open(path, flags | O_DIRECT, 0o644), True
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:  # this file system does not do O_DIRECT; anything else is a real error
+                raise
     return os.open(path, flags, 0o644), False
+
+
+def _without_direct(fd: int) -> None:
+    """Turn O_DIRECT off for an open file (a file system that accepted it when opening but refuses the I/O)."""
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~O_DIRECT)
+
+
+def _write_all(fd: int, buffer: mmap.mmap, length: int) -> None:
+    """Write the buffer's first `length` bytes at the file's current offset. The views are released even when the
+    write fails, so that the buffer can still be closed."""
+    with memoryview(buffer) as whole:
+        done = 0
+        while done < length:
+            with whole[done:length] as part:
+                try:
+                    written = os.write(fd, part)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL or not fcntl.fcntl(fd, fcntl.F_GETFL) & O_DIRECT:
+                        raise
+                    _without_direct(fd)
+                    continue
+            if written <= 0:
+                raise OSError(errno.EIO, "write returned no bytes")
+            done += written
 
 
 class UncachedWriter:
     """A binary file open for writing, past the page cache where possible. `write` takes bytes-like objects of any
     size; `close` writes the rest and gives the file its exact length. Usable as a file object by libraries that
-    call `write` and `flush` (Polars' `write_ipc`)."""
+    call `write` and `flush` (Polars' `write_ipc`). Leaving a `with` block by an exception, or a failed write,
+    stops writing: the file is then incomplete and the caller removes it."""
 
     def __init__(self, path: Path) -> None:
-        self._fd, self.direct = _open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         self._buffers = [mmap.mmap(-1, BUFFER), mmap.mmap(-1, BUFFER)]
+        try:
+            self._fd, self.direct = _open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        except BaseException:
+            for buffer in self._buffers:
+                buffer.close()
+            raise
         self._current = 0
         self._fill = 0
         self._size = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uncached-write")
         self._pending: Future[None] | None = None
+        self._failed = False  # a write failed: the file is incomplete
+        self._aborted = False  # left by an exception: the caller knows it is incomplete
         self._closed = False
 
     def write(self, data: Any) -> int:
+        if self._failed or self._closed:
+            raise ValueError("write to a file that failed or was closed")
         view = memoryview(data).cast("B")
         done = 0
         while done < len(view):
@@ -67,70 +104,93 @@ class UncachedWriter:
         return len(view)
 
     def flush(self) -> None:
-        """Nothing to do: whole buffers go to the file as they fill, the rest at `close`."""
+        """Nothing to do here: whole buffers go to the file as they fill (in the background), the rest at `close`."""
 
     def _hand_over(self, length: int) -> None:
         """Write the current buffer's first `length` bytes (a multiple of BLOCK) in the background."""
         self._wait()
-        self._pending = self._pool.submit(_write_all, self._fd, memoryview(self._buffers[self._current])[:length])
+        self._pending = self._pool.submit(_write_all, self._fd, self._buffers[self._current], length)
         self._current = 1 - self._current
         self._fill = 0
 
     def _wait(self) -> None:
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            pending.result()
+            try:
+                pending.result()
+            except BaseException:
+                self._failed = True
+                raise
 
     def close(self) -> None:
+        """Write what is left and cut the file to its length; after a failure only release what it holds."""
         if self._closed:
             return
         self._closed = True
         try:
-            if self._fill:
-                padded = -(-self._fill // BLOCK) * BLOCK
-                self._buffers[self._current][self._fill:padded] = bytes(padded - self._fill)
-                self._hand_over(padded)
-            self._wait()
-            os.ftruncate(self._fd, self._size)
+            if not self._failed:
+                if self._fill:
+                    padded = -(-self._fill // BLOCK) * BLOCK
+                    self._buffers[self._current][self._fill:padded] = bytes(padded - self._fill)
+                    self._hand_over(padded)
+                self._wait()
+                os.ftruncate(self._fd, self._size)
         finally:
-            self._pool.shutdown(wait=True)
-            os.close(self._fd)
-            for buffer in self._buffers:
-                buffer.close()
+            self._release()
+        if self._failed and not self._aborted:  # a failed write whose error the caller did not see through
+            raise OSError(errno.EIO, "an earlier write to this file failed; the file is incomplete")
+
+    def _release(self) -> None:
+        with contextlib.suppress(BaseException):
+            self._wait()  # a write still running uses a buffer: let it end first
+        self._pool.shutdown(wait=True)
+        os.close(self._fd)
+        for buffer in self._buffers:
+            buffer.close()
 
     def __enter__(self) -> UncachedWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None:
+            self._failed = self._aborted = True  # the data is incomplete: do not write the rest
         self.close()
 
 
-def _write_all(fd: int, view: memoryview) -> None:
-    while len(view):
-        written = os.write(fd, view)
-        view = view[written:]
+def _read_into(fd: int, buffer: mmap.mmap) -> int:
+    """Read up to a buffer's length at the file's offset (O_DIRECT turned off if the file system refuses it)."""
+    try:
+        return os.readv(fd, [buffer])
+    except OSError as exc:
+        if exc.errno != errno.EINVAL or not fcntl.fcntl(fd, fcntl.F_GETFL) & O_DIRECT:
+            raise
+        _without_direct(fd)
+        return os.readv(fd, [buffer])
 
 
 def read_uncached(path: Path) -> Iterator[memoryview]:
     """The file's bytes in pieces (each valid until the next is asked for), read past the page cache where
     possible, the next piece read in the background while the caller works on this one."""
-    fd, _direct = _open(path, os.O_RDONLY)
-    buffers = [mmap.mmap(-1, BUFFER), mmap.mmap(-1, BUFFER)]
     with contextlib.ExitStack() as stack:
-        stack.callback(os.close, fd)
+        buffers = [mmap.mmap(-1, BUFFER), mmap.mmap(-1, BUFFER)]
         for buffer in buffers:
             stack.callback(buffer.close)
+        fd, _direct = _open(path, os.O_RDONLY)
+        stack.callback(os.close, fd)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="uncached-read"))
         current = 0
-        pending = pool.submit(os.readv, fd, [buffers[current]])
+        pending = pool.submit(_read_into, fd, buffers[current])
         while True:
             n = pending.result()
             if n == 0:
                 return
             piece = memoryview(buffers[current])[:n]
             current = 1 - current
-            # a short read is the end of the file (regular files are read in full otherwise)
-            pending = pool.submit(os.readv, fd, [buffers[current]]) if n == BUFFER else pool.submit(int)
+            # Read on until a read returns nothing. Under O_DIRECT a read that is not a whole number of blocks was
+            # the file's last, partial block (reading on from there would be an unaligned offset).
+            direct_now = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & O_DIRECT)
+            last = direct_now and n % BLOCK
+            pending = pool.submit(int) if last else pool.submit(_read_into, fd, buffers[current])
             try:
                 yield piece
             finally:

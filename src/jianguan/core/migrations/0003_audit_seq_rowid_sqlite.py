@@ -7,7 +7,8 @@ keeps the entries in `seq` order in the table itself and drops that index: one B
 registry import writes an entry per created or changed entity (decision 0004).
 
 PostgreSQL is unchanged. The model state is unchanged too; if a later migration makes Django rebuild this table on
-SQLite, it declares `bigint` again — correct, only slower.
+SQLite, it declares `bigint` again — correct, only slower. One difference: as the row key, a `seq` left out of an
+INSERT is numbered by SQLite instead of refused; the audit trail always gives it (`core.audit`).
 """
 
 from django.db import migrations
@@ -16,19 +17,19 @@ TABLE = "core_auditentry"
 
 
 def _rebuild(schema_editor, old: str, new: str) -> None:
-    cursor = schema_editor.connection.cursor()
-    cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [TABLE])
-    create = cursor.fetchone()[0]
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [TABLE])
+        create = cursor.fetchone()[0]
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+                       [TABLE])
+        indexes = [row[0] for row in cursor.fetchall()]
     if old not in create:
         return  # already as wanted (or rebuilt by Django with another definition)
-    cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
-                   [TABLE])
-    indexes = [row[0] for row in cursor.fetchall()]
     scratch = f"{TABLE}__rebuild"
     table_sql = create.replace(old, new)
-    head, _sep, body = table_sql.partition("(")
+    _head, _sep, body = table_sql.partition("(")
     schema_editor.execute(f'CREATE TABLE "{scratch}" ({body}')
-    schema_editor.execute(f'INSERT INTO "{scratch}" SELECT * FROM "{TABLE}"')
+    schema_editor.execute(f'INSERT INTO "{scratch}" SELECT * FROM "{TABLE}"')  # noqa: S608  (constant names)
     schema_editor.execute(f'DROP TABLE "{TABLE}"')
     schema_editor.execute(f'ALTER TABLE "{scratch}" RENAME TO "{TABLE}"')
     for sql in indexes:
