@@ -187,7 +187,7 @@ def test_a_freeze_that_is_not_stored_leaves_no_files_and_a_missing_candidates_fi
     with pytest.raises(InspectionError, match="找不到冻结时写入的候选名单文件"):
         draws.plan_draw(plan, actor=staff.handler)
     draws._candidates_path(plan).mkdir()  # there, but unreadable as a file: said so, not called missing
-    with pytest.raises(InspectionError, match="读取候选名单文件.*失败"):
+    with pytest.raises(InspectionError, match=r"读取候选名单文件.*失败"):
         draws.plan_draw(plan, actor=staff.handler)
 
 
