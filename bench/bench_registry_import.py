@@ -92,7 +92,7 @@ def peak_rss_mb() -> float:
     """Peak RSS of this process (its high-water mark, VmHWM) plus that of its largest finished child (the checking
     process of a large CSV file; ``ru_maxrss``): an upper bound of the two processes' peak together. Read once at the
     end, so nothing samples memory while the import runs (a 50 ms psutil poll of the process tree cost the importing
-    process ≈ 4 % of a core and competed with it for the interpreter lock)."""
+    process ≈ 7 % of a core and competed with it for the interpreter lock)."""
     hwm_kib = 0
     with open("/proc/self/status", encoding="ascii") as fh:
         for line in fh:
@@ -177,6 +177,8 @@ def main() -> None:
                     help="comma-separated: create (every row new), reimport (every row unchanged; needs create first)")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if not set(args.phases.split(",")) <= {"create", "reimport"}:
+        ap.error(f"--phases: create and/or reimport, not {args.phases!r}")
     if args.file:  # child process: import only, so its peak RSS does not include the generator
         run(args)
         return
