@@ -116,7 +116,7 @@ SQLITE_PAGE_SIZE = 16384
 SQLITE_OPTIONS = {
     # WAL + busy timeout: the web process and the job worker share the file. 16 KiB pages instead of SQLite's 4 KiB:
     # a first import of a million entities writes ≈ 1.4 GB, once into the WAL and once more into the file at the
-    # checkpoint, and a quarter of the page writes took that import from a median of 50.5 s to 43.1 s
+    # checkpoint; writing a quarter as many pages took that import from a median of 50.5 s to 43.1 s
     # (bench/RESULTS.md, seventh round). The page size is fixed when the file is created (so it comes before
     # journal_mode, which writes the header); an existing file keeps its own (docs/operations.md: how to convert one).
     "init_command": f"PRAGMA page_size={SQLITE_PAGE_SIZE}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "

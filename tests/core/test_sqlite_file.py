@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 from django.conf import settings
 from django.db.utils import ConnectionHandler
@@ -37,17 +38,16 @@ def test_a_new_file_gets_16_kib_pages_wal_and_foreign_keys(tmp_path, django_db_b
     # The page size is in the file itself, for any reader (ADBC, the sqlite3 shell); had journal_mode come first in
     # init_command, the header would have been written with 4 KiB pages.
     assert settings.SQLITE_PAGE_SIZE == 16384
-    with sqlite3.connect(tmp_path / "new.sqlite3") as raw:
+    with closing(sqlite3.connect(tmp_path / "new.sqlite3")) as raw:
         assert raw.execute("PRAGMA page_size").fetchone()[0] == 16384
 
 
 def test_an_existing_file_keeps_its_page_size_and_still_opens_in_wal(tmp_path, django_db_blocker):
     old = tmp_path / "old.sqlite3"
-    with sqlite3.connect(old) as raw:  # an installation from before: SQLite's default 4 KiB pages
+    with closing(sqlite3.connect(old)) as raw, raw:  # from before: SQLite's default 4 KiB pages
         raw.execute("PRAGMA page_size = 4096")
         raw.execute("CREATE TABLE t (x INTEGER)")
         raw.execute("INSERT INTO t VALUES (1)")
-    raw.close()
     with django_db_blocker.unblock():
         conn = _connect(old)
         try:
