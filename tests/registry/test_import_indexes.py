@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from jianguan.core.models import AuditEntry
 from jianguan.registry import services
+from jianguan.registry.domain.rows import ENTITY_FIELDS
 from jianguan.registry.importer import run_import
 from jianguan.registry.models import Entity, EntityLabel
-from tests.registry.importdata import row, write_csv
+from tests.registry.importdata import row, uscc, write_csv
 
 TODAY = dt.date(2026, 11, 20)
 TABLES = (Entity._meta.db_table, EntityLabel._meta.db_table, AuditEntry._meta.db_table)
@@ -153,3 +154,107 @@ def test_on_sqlite_the_covered_indexes_are_gone_and_their_queries_use_the_coveri
                         "registry_entity_name_6f9f5c16", "registry_entitylabel_entity_id_49df6621",
                         "registry_entitylabel_label_id_c47f865f", "registry_annualreport_entity_id_355f590b"}
     assert index in plan, plan
+
+
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner and triggers")
+
+
+def first_load(cur, table, rows) -> bool:
+    """Every table counts as at most as large as the import (the test database's audit trail is not empty)."""
+    return False
+
+
+def entity_row(code: str, *, division: str = "371003") -> tuple[str | None, ...]:
+    """A row as the checks hand it to the writer (ENTITY_FIELDS order, text form), built past the checks."""
+    values = {"uscc": code, "name": f"文登区测试{code[-4:]}超市", "kind": "enterprise", "subtype": "有限责任公司",
+              "status": "active", "status_date": None, "registration_authority": "威海市文登区市场监督管理局",
+              "division_id": division, "street": "龙山街道", "road": "峰山路", "house_number": "12号",
+              "address": "山东省威海市文登区龙山街道峰山路12号", "industry_id": "5211", "established_on": "2015-06-18",
+              "registered_capital": "50.00", "legal_representative": "王建国", "business_scope": "日用百货销售",
+              "phone": "0631-8451234"}
+    return tuple(values[f] for f in ENTITY_FIELDS)
+
+
+@postgresql_only
+def test_a_first_load_checks_its_references_once_with_the_row_triggers_off(media, db, monkeypatch):
+    """Where the session may turn its row triggers off, a first load writes without a check per row and then reads
+    each foreign key's values once, locking the rows they refer to; the setting is back to what it was after."""
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
+    monkeypatch.setattr(services, "_holds_more_than", first_load)
+    before_fks = foreign_keys()
+    with CaptureQueriesContext(connection) as ctx:
+        result = run_import(write_csv(media / "a.csv", [row(), row(行业代码="6110")]), today=TODAY)
+    assert result.ok and result.created == 2
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert any("'session_replication_role', 'replica'" in q for q in sql)
+    assert any("FOR KEY SHARE" in q and "core_division" in q for q in sql)
+    assert any("FOR KEY SHARE" in q and "registry_industry" in q for q in sql)
+    assert any("FOR KEY SHARE" in q and "registry_label" in q for q in sql)
+    assert foreign_keys() == before_fks
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('session_replication_role')")
+        assert cur.fetchone()[0] == "origin"
+
+
+@postgresql_only
+def test_a_reference_to_nothing_rolls_the_first_load_back_and_is_named(db, monkeypatch):
+    """The checks refuse an unknown division; if one still reaches the writer (deleted meanwhile), the one check at
+    the end finds it: nothing is written and the message names the value."""
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
+    monkeypatch.setattr(services, "_holds_more_than", first_load)
+    entries = AuditEntry.objects.count()
+    rows = [entity_row(uscc()), entity_row(uscc(), division="379999")]
+    with pytest.raises(services.ImportConflict, match="core_division.code：379999"):
+        services.registry_import_write([rows], [], total=2, actor=None, reason="测试", today=TODAY)
+    assert Entity.objects.count() == 0 and AuditEntry.objects.count() == entries
+
+
+@postgresql_only
+def test_without_the_right_to_turn_triggers_off_each_row_is_checked_as_before(db, monkeypatch):
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
+    monkeypatch.setattr(services, "_holds_more_than", first_load)
+    monkeypatch.setattr(services, "_row_triggers_may_be_skipped", lambda cur, tables: False)
+    with CaptureQueriesContext(connection) as ctx:
+        created = services.registry_import_write([[entity_row(uscc())]], [], total=1, actor=None, reason="测试",
+                                                 today=TODAY)
+    assert created[0] == (1, 0, 0)
+    assert not any("session_replication_role" in q["sql"] for q in ctx.captured_queries)
+    rows = [entity_row(uscc(), division="379999")]
+    with pytest.raises(IntegrityError):  # the deferred row check, when the constraints are made immediate
+        services.registry_import_write([rows], [], total=1, actor=None, reason="测试", today=TODAY)
+
+
+@postgresql_only
+def test_the_session_may_turn_triggers_off_only_where_nothing_but_key_checks_would_be_skipped(db):
+    tables = [Entity._meta.db_table, EntityLabel._meta.db_table, AuditEntry._meta.db_table]
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('is_superuser')")
+        superuser = cur.fetchone()[0] == "on"
+        assert services._row_triggers_may_be_skipped(cur, tables) is superuser
+        cur.execute("CREATE FUNCTION pg_temp.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
+        cur.execute("CREATE TRIGGER audit_noop BEFORE INSERT ON core_auditentry FOR EACH ROW "
+                    "EXECUTE FUNCTION pg_temp.noop()")
+        assert services._row_triggers_may_be_skipped(cur, tables) is False
+
+
+@postgresql_only
+def test_looking_rows_up_by_value_uses_the_index_of_a_table_without_statistics(db):
+    """A chunk's USCCs are looked up through the index even where the planner would guess a sequential scan (a
+    table filled in this transaction), and the session's setting is left as it was."""
+    with connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE lookup_probe (code varchar(18) PRIMARY KEY, n int)")
+        cur.execute("INSERT INTO lookup_probe SELECT 'C' || g, g FROM generate_series(1, 20000) g")
+        wanted = [f"C{n}" for n in range(1, 20000, 3)]
+
+        def scans() -> tuple[int, int]:
+            cur.execute("SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
+                        "WHERE relid = 'lookup_probe'::regclass")
+            return cur.fetchone()
+
+        seq, idx = scans()
+        found = services.fetch_where_in(cur, "SELECT code, n FROM lookup_probe", "code", wanted)
+        assert sorted(n for _c, n in found) == list(range(1, 20000, 3))
+        seq_after, idx_after = scans()
+        assert seq_after == seq and idx_after > idx
+        cur.execute("SELECT current_setting('enable_seqscan')")
+        assert cur.fetchone()[0] == "on"
