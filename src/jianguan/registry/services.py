@@ -116,9 +116,9 @@ def fetch_where_in(cursor: Any, select: str, column: str, values: Sequence[Any])
             cursor.execute("SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)")
             previous = cursor.fetchone()[0]
             cursor.execute(f"{select} WHERE {_q(column)} = ANY(%s)", [list(values)])
-            rows = cursor.fetchall()
+            found = cursor.fetchall()
             cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])
-        return rows
+        return list(found)
     rows: list[tuple[Any, ...]] = []
     for k in range(0, len(values), 900):
         part = list(values[k:k + 900])
@@ -313,7 +313,8 @@ def _row_triggers_may_be_skipped(cur: Any, tables: Sequence[str]) -> bool:
     """Whether this session may turn its row triggers off (`session_replication_role`: a superuser, or on
     PostgreSQL 15 and later a role granted `SET ON PARAMETER session_replication_role`), and whether that would
     skip nothing but the foreign-key checks: no trigger of our own on the tables, every foreign key of one column."""
-    if connection.pg_version >= 150000:
+    cur.execute("SHOW server_version_num")
+    if int(cur.fetchone()[0]) >= 150000:
         cur.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
     else:
         cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
