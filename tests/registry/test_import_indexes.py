@@ -8,6 +8,7 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
+from jianguan.core import db as core_db
 from jianguan.core.models import AuditEntry
 from jianguan.registry import services
 from jianguan.registry.domain.rows import ENTITY_FIELDS
@@ -213,7 +214,7 @@ def test_a_reference_to_nothing_rolls_the_first_load_back_and_is_named(db, monke
 def test_without_the_right_to_turn_triggers_off_each_row_is_checked_as_before(db, monkeypatch):
     monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
     monkeypatch.setattr(services, "_holds_more_than", first_load)
-    monkeypatch.setattr(services, "_row_triggers_may_be_skipped", lambda cur, tables: False)
+    monkeypatch.setattr(core_db, "_row_triggers_may_be_skipped", lambda cur, tables: False)
     with CaptureQueriesContext(connection) as ctx:
         created = services.registry_import_write([[entity_row(uscc())]], [], total=1, actor=None, reason="测试",
                                                  today=TODAY)
@@ -230,11 +231,11 @@ def test_the_session_may_turn_triggers_off_only_where_nothing_but_key_checks_wou
     with connection.cursor() as cur:
         cur.execute("SELECT current_setting('is_superuser')")
         superuser = cur.fetchone()[0] == "on"
-        assert services._row_triggers_may_be_skipped(cur, tables) is superuser
+        assert core_db._row_triggers_may_be_skipped(cur, tables) is superuser
         cur.execute("CREATE FUNCTION pg_temp.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
         cur.execute("CREATE TRIGGER audit_noop BEFORE INSERT ON core_auditentry FOR EACH ROW "
                     "EXECUTE FUNCTION pg_temp.noop()")
-        assert services._row_triggers_may_be_skipped(cur, tables) is False
+        assert core_db._row_triggers_may_be_skipped(cur, tables) is False
 
 
 @postgresql_only

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, models
+from django.db import IntegrityError, connection, models
 
 PREPARE = os.environ.get("JIANGUAN_DB_PREPARE", "1").strip().lower() not in {"0", "false", "no", "off"}
 
@@ -127,3 +127,83 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, connection.alias
+
+
+class MissingReference(IntegrityError):
+    """A row written inside :func:`references_checked_once` refers to a row that does not exist."""
+
+    def __init__(self, table: str, column: str, referenced: str, referenced_column: str, values: list[Any]) -> None:
+        super().__init__(f"{table}.{column} refers to rows missing from {referenced}.{referenced_column}: "
+                         f"{', '.join(str(v) for v in values[:5])}")
+        self.table, self.column, self.values = table, column, values
+        self.referenced, self.referenced_column = referenced, referenced_column
+
+
+def _row_triggers_may_be_skipped(cur: Any, tables: Sequence[str]) -> bool:
+    """Whether this session may turn its row triggers off (`session_replication_role`: a superuser, or on
+    PostgreSQL 15 and later a role granted `SET ON PARAMETER session_replication_role`), and whether that would
+    skip nothing but the foreign-key checks: no trigger of our own on the tables, every foreign key of one column."""
+    cur.execute("SHOW server_version_num")
+    if int(cur.fetchone()[0]) >= 150000:
+        cur.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+    else:
+        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    if not cur.fetchone()[0]:
+        return False
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal) "
+                "OR EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) "
+                "AND cardinality(conkey) <> 1)", [list(tables), list(tables)])
+    return not cur.fetchone()[0]
+
+
+def _references(cur: Any, table: str) -> list[tuple[str, str, str]]:
+    """(column, referenced table, referenced column) of each foreign key of ``table`` (one column each)."""
+    cur.execute("SELECT a.attname, c.confrelid::regclass::text, r.attname FROM pg_constraint c "
+                "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+                "JOIN pg_attribute r ON r.attrelid = c.confrelid AND r.attnum = c.confkey[1] "
+                "WHERE c.contype = 'f' AND c.conrelid = %s::regclass ORDER BY 1", [table])
+    return [(column, ref.strip('"'), ref_column) for column, ref, ref_column in cur.fetchall()]
+
+
+@contextmanager
+def references_checked_once(writes: Sequence[tuple[str, str, Sequence[Any]]]) -> Iterator[bool]:
+    """Inside a transaction on PostgreSQL: write rows in bulk without a foreign-key check per row, then check each
+    foreign key of the tables written once. Gives whether it does (False: the rows are checked as usual).
+
+    ``writes``: every table the block writes, each with a condition that selects the rows it writes (``"TRUE"`` for
+    a table loaded whole) and its parameters. A deferred check per inserted row costs the server ≈ 3 µs, run one
+    by one at the commit: 10 s for the 3.35 M references of a million-entity import, 7.5 s for those of a province
+    draw. Here the session's row triggers are off for the block (`SET LOCAL session_replication_role = replica`;
+    the checks are such triggers); after it, each foreign key reads the distinct values the written rows hold and
+    locks those rows of the referenced table (`FOR KEY SHARE`, the lock the row checks take, so that nobody
+    deletes them before the commit). A value without its row raises :class:`MissingReference`.
+
+    Only where the session may set `session_replication_role` and no table written has a trigger of its own (whose
+    work would be skipped too); otherwise, and on other databases, the block runs as it is."""
+    tables = [t for t, _where, _params in writes]
+    if connection.vendor != "postgresql" or not tables:
+        yield False
+        return
+    with connection.cursor() as cur:
+        if not _row_triggers_may_be_skipped(cur, tables):
+            yield False
+            return
+        cur.execute("SELECT current_setting('session_replication_role'), "
+                    "set_config('session_replication_role', 'replica', true)")
+        previous = cur.fetchone()[0]
+    yield True
+    quote = connection.ops.quote_name
+    with connection.cursor() as cur:
+        cur.execute("SELECT set_config('session_replication_role', %s, true)", [previous])
+        for table, where, params in writes:
+            for column, ref, ref_column in _references(cur, table):
+                cur.execute(f"SELECT DISTINCT {quote(column)} FROM {quote(table)} "  # noqa: S608
+                            f"WHERE ({where}) AND {quote(column)} IS NOT NULL", list(params))
+                used = [r[0] for r in cur.fetchall()]
+                if not used:
+                    continue
+                cur.execute(f"SELECT {quote(ref_column)} FROM {quote(ref)} "  # noqa: S608
+                            f"WHERE {quote(ref_column)} = ANY(%s) FOR KEY SHARE", [used])
+                missing = sorted(set(used) - {r[0] for r in cur.fetchall()}, key=str)
+                if missing:
+                    raise MissingReference(table, column, ref, ref_column, missing)

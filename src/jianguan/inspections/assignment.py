@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from jianguan.core.audit import audit_record
 from jianguan.core.bulk import Read, read_frames, write_models
-from jianguan.core.db import quoted_table
+from jianguan.core.db import quoted_table, references_checked_once
 from jianguan.core.models import Department, Unit, User
 from jianguan.inspections.domain import assign as assign_domain
 from jianguan.inspections.domain import draw as draw_domain
@@ -84,8 +84,11 @@ def _store_teams(plan: InspectionPlan, result: assign_domain.Assignment, visits:
     team, rejections = _team_frame(plan.seed, result, visit_pk), _rejection_frame(plan, result, visit_pk)
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
-        write_models(VisitInspector, team)
-        write_models(AssignmentRejection, rejections)
+        visits_of_plan = f"visit_id IN (SELECT id FROM {quoted_table(Visit)} WHERE plan_id = %s)"  # noqa: S608
+        with references_checked_once([(VisitInspector._meta.db_table, visits_of_plan, [locked.pk]),
+                                      (AssignmentRejection._meta.db_table, "plan_id = %s", [locked.pk])]):
+            write_models(VisitInspector, team)
+            write_models(AssignmentRejection, rejections)
         # No failure: every visit read (the plan's unassigned ones) has a team, so they are exactly these.
         marked = Visit.objects.filter(plan=locked, status=Visit.Status.UNASSIGNED).update(
             status=Visit.Status.ASSIGNED)
@@ -164,10 +167,14 @@ def _input_reads(plan: InspectionPlan, since: dt.date) -> list[Read]:
         Read(f"SELECT c.inspector_id, e.uscc FROM {quoted_table(InspectorConflict)} c "  # noqa: S608
              f"JOIN {inspector} i ON i.id = c.inspector_id JOIN {entity} e ON e.id = c.entity_id WHERE {register}",
              register_params, {"inspector": pl.Int64, "uscc": pl.String}),
-        Read(f"SELECT t.inspector_id, e.uscc, MAX(o.end_date) FROM {team} t "  # noqa: S608
-             f"JOIN {visit} o ON o.id = t.visit_id JOIN {entity} e ON e.id = o.entity_id "
+        # The other plans' recent visits of these entities first (materialised), the registry only for those: with
+        # the visits' statistics missing or stale, PostgreSQL joined the registry to all of this plan's visits
+        # first (123,744 entity rows read, ≈ 5 s at province scale) to find that no other visit matched.
+        Read(f"WITH recent AS MATERIALIZED (SELECT o.id, o.entity_id, o.end_date FROM {visit} o "  # noqa: S608
              f"WHERE o.plan_id <> %s AND o.end_date >= %s "
-             f"AND o.entity_id IN (SELECT v.entity_id FROM {visit} v WHERE {pending}) GROUP BY t.inspector_id, e.uscc",
+             f"AND o.entity_id IN (SELECT v.entity_id FROM {visit} v WHERE {pending})) "
+             f"SELECT t.inspector_id, e.uscc, MAX(r.end_date) FROM recent r JOIN {team} t ON t.visit_id = r.id "
+             f"JOIN {entity} e ON e.id = r.entity_id GROUP BY t.inspector_id, e.uscc",
              [plan.pk, since, *key], {"inspector": pl.Int64, "uscc": pl.String, "last": pl.Date}),
         Read(f"SELECT t.inspector_id, COUNT(*) FROM {team} t JOIN {visit} o ON o.id = t.visit_id "  # noqa: S608
              f"WHERE o.plan_id <> %s AND o.period_start <= (SELECT MAX(v.period_end) FROM {visit} v WHERE {pending}) "

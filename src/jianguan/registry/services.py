@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jianguan.core.audit import AuditEvent, audit_record, audit_record_many
+from jianguan.core.db import MissingReference, references_checked_once
 from jianguan.core.models import AuditEntry
 from jianguan.registry.domain.rows import ENTITY_FIELDS
 from jianguan.registry.models import Entity, EntityLabel, Industry, Label, Licence
@@ -309,70 +310,20 @@ def _indexes_rebuilt_after(tables: Sequence[str], rows: int,
             cur.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def _row_triggers_may_be_skipped(cur: Any, tables: Sequence[str]) -> bool:
-    """Whether this session may turn its row triggers off (`session_replication_role`: a superuser, or on
-    PostgreSQL 15 and later a role granted `SET ON PARAMETER session_replication_role`), and whether that would
-    skip nothing but the foreign-key checks: no trigger of our own on the tables, every foreign key of one column."""
-    cur.execute("SHOW server_version_num")
-    if int(cur.fetchone()[0]) >= 150000:
-        cur.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
-    else:
-        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-    if not cur.fetchone()[0]:
-        return False
-    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal) "
-                "OR EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) "
-                "AND cardinality(conkey) <> 1)", [list(tables), list(tables)])
-    return not cur.fetchone()[0]
-
-
-def _references(cur: Any, tables: Sequence[str]) -> list[tuple[str, str, str, str]]:
-    """(table, column, referenced table, referenced column) of each foreign key of ``tables`` (one column each)."""
-    cur.execute("SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text, r.attname "
-                "FROM pg_constraint c "
-                "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
-                "JOIN pg_attribute r ON r.attrelid = c.confrelid AND r.attnum = c.confkey[1] "
-                "WHERE c.contype = 'f' AND c.conrelid = ANY(%s::regclass[]) ORDER BY 1, 2", [list(tables)])
-    return [(t.strip('"'), col, ref.strip('"'), ref_col) for t, col, ref, ref_col in cur.fetchall()]
-
-
 @contextmanager
 def _references_checked_once(tables: Sequence[str]) -> Iterator[None]:
-    """During a first load on PostgreSQL (``tables`` locked, their secondary indexes dropped): write without a
-    foreign-key check per row, then check each foreign key of ``tables`` once.
-
-    A deferred check per inserted row to the shared reference tables (divisions, industries, labels) cost the
-    server ≈ 3 µs a row — 10 s of a million-entity load, after the rows were written. With the session's row
-    triggers off (`SET LOCAL session_replication_role = replica`, which the row checks are), each key is checked by
-    reading the distinct values the tables hold and locking those rows of the referenced table (`FOR KEY SHARE`, as
-    the row checks do, so that nobody deletes them before the commit). A value with no referenced row rolls the
-    import back. Where the session may not turn its triggers off, or the tables have triggers of their own,
-    nothing changes: the rows are checked one by one as before. The keys dropped and added back by
-    :func:`_indexes_rebuilt_after` are checked when they are added back."""
-    if not tables or connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cur:
-        if not _row_triggers_may_be_skipped(cur, tables):
+    """A first load of ``tables`` (locked, their secondary indexes dropped) checks their foreign keys once after
+    the last row (:func:`references_checked_once`), where the session may; a value with no referenced row — a
+    division, industry or label deleted while the file was checked — rolls the import back, named. The keys that
+    :func:`_indexes_rebuilt_after` drops and adds back are checked when they are added back."""
+    try:
+        with references_checked_once([(table, "TRUE", []) for table in tables]):
             yield
-            return
-        cur.execute("SELECT current_setting('session_replication_role'), "
-                    "set_config('session_replication_role', 'replica', true)")
-        previous = cur.fetchone()[0]
-    yield
-    with connection.cursor() as cur:
-        cur.execute("SELECT set_config('session_replication_role', %s, true)", [previous])
-        for table, column, ref, ref_column in _references(cur, tables):
-            cur.execute(f"SELECT DISTINCT {_q(column)} FROM {_q(table)} WHERE {_q(column)} IS NOT NULL")  # noqa: S608
-            used = [r[0] for r in cur.fetchall()]
-            cur.execute(f"SELECT {_q(ref_column)} FROM {_q(ref)} WHERE {_q(ref_column)} = ANY(%s) "  # noqa: S608
-                        f"FOR KEY SHARE", [used])
-            missing = sorted(set(used) - {r[0] for r in cur.fetchall()}, key=str)
-            if missing:
-                raise ImportConflict(_("写入的记录引用了不存在的 %(table)s.%(column)s：%(values)s"
-                                       "（可能在导入期间被删除），已全部撤销本次写入，请重新导入")
-                                     % {"table": ref, "column": ref_column,
-                                        "values": "、".join(str(v) for v in missing[:5])})
+    except MissingReference as exc:
+        raise ImportConflict(_("写入的记录引用了不存在的 %(table)s.%(column)s：%(values)s"
+                               "（可能在导入期间被删除），已全部撤销本次写入，请重新导入")
+                             % {"table": exc.referenced, "column": exc.referenced_column,
+                                "values": "、".join(str(v) for v in exc.values[:5])}) from exc
 
 
 # SQLite page cache for the duration of an import. With the default 2,000 pages a million-row transaction keeps
