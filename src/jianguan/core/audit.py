@@ -102,6 +102,7 @@ def audit_record_many(events: list[AuditEvent], *, plain: bool = False) -> int:
 
     key = _key()
     adapt = connection.ops.adapt_datetimefield_value
+    postgres = connection.vendor == "postgresql"
     who: dict[int, tuple[int | None, str, int | None, str]] = {}
     times: dict[dt.datetime, tuple[str, Any]] = {}
     hash_of = entry_hash
@@ -122,7 +123,10 @@ def audit_record_many(events: list[AuditEvent], *, plain: bool = False) -> int:
             at = ev.at
             stamp = times.get(at)
             if stamp is None:
-                stamp = times[at] = (_iso(at), adapt(at))
+                iso = _iso(at)
+                # PostgreSQL reads the hashed ISO text (UTC, microseconds) as the same instant; handing psycopg the
+                # text spares it formatting a datetime per row (≈ 1 µs each, a second per million imported rows).
+                stamp = times[at] = (iso, iso if postgres else adapt(at))
             before, after = ev.before, ev.after
             payload = (seq, stamp[0], *ident, ev.action, ev.object_type, str(ev.object_id)[:64],
                        ev.object_repr[:255], as_json(before) if before is not None else "",

@@ -376,9 +376,14 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
     table = Entity._meta.db_table
     el_table = EntityLabel._meta.db_table
     now = timezone.now()
-    now_db = connection.ops.adapt_datetimefield_value(now)
     rules = _LabelRules()
-    assigned_on = connection.ops.adapt_datefield_value(today)
+    if connection.vendor == "postgresql":
+        # As text, which COPY reads anyway: psycopg formats a datetime or date in ≈ 1 µs, a string in none — three
+        # seconds of the writing process per million new entities.
+        now_db, assigned_on = now.isoformat(), today.isoformat()
+    else:
+        now_db = connection.ops.adapt_datetimefield_value(now)
+        assigned_on = connection.ops.adapt_datefield_value(today)
     insert_cols = [*cols, "is_ecommerce_platform", "odr_enabled", "created_at", "updated_at"]
     update_sql = (f"UPDATE {_q(table)} SET " + ", ".join(f"{_q(c)} = %s" for c in cols)  # noqa: S608
                   + f", {_q('updated_at')} = %s WHERE {_q('id')} = %s")
@@ -417,7 +422,7 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
                 derive, names_of, fields = rules.derive, rules.names_of, ENTITY_FIELDS
                 for eid, r in zip(new_ids, new_rows, strict=True):
                     labels = derive(r[I_INDUSTRY], r[I_KIND])
-                    after = {f: v for f, v in zip(fields, r, strict=True) if v is not None and v != ""}
+                    after = {f: v for f, v in zip(fields, r, strict=True) if v}  # text or None: not "" nor None
                     if labels:
                         after["labels"] = names_of(labels)
                         label_rows.extend([(eid, lid, "rule", assigned_on) for lid in labels])
