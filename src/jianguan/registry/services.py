@@ -422,7 +422,7 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
                 derive, names_of, fields = rules.derive, rules.names_of, ENTITY_FIELDS
                 for eid, r in zip(new_ids, new_rows, strict=True):
                     labels = derive(r[I_INDUSTRY], r[I_KIND])
-                    after = {f: v for f, v in zip(fields, r, strict=True) if v}  # text or None: not "" nor None
+                    after = {f: v for f, v in zip(fields, r, strict=True) if v is not None and v != ""}
                     if labels:
                         after["labels"] = names_of(labels)
                         label_rows.extend([(eid, lid, "rule", assigned_on) for lid in labels])
