@@ -86,3 +86,17 @@ def test_a_table_with_a_trigger_of_its_own_is_never_written_with_triggers_off(ta
         cur.execute("CREATE TRIGGER child_noop BEFORE INSERT ON ref_child FOR EACH ROW EXECUTE FUNCTION pg_temp.noop()")
     with references_checked_once([("ref_child", "TRUE", [])]) as once:
         assert not once
+
+
+def test_an_error_caught_inside_the_transaction_leaves_the_rows_checked_again(tables):
+    """A caller that catches an error from the block and goes on writing in the same transaction writes checked."""
+    with transaction.atomic():
+        try:
+            with references_checked_once([("ref_child", "batch = %s", [5])]):
+                insert([(5, 1)])
+                raise ValueError("stop")
+        except ValueError:
+            pass
+        with connection.cursor() as cur:
+            cur.execute("SELECT current_setting('session_replication_role')")
+            assert cur.fetchone()[0] == "origin"

@@ -191,7 +191,17 @@ def references_checked_once(writes: Sequence[tuple[str, str, Sequence[Any]]]) ->
         cur.execute("SELECT current_setting('session_replication_role'), "
                     "set_config('session_replication_role', 'replica', true)")
         previous = cur.fetchone()[0]
-    yield True
+    try:
+        yield True
+    except BaseException:
+        # Put the setting back if the transaction goes on (a caller that catches the error and writes more must not
+        # write unchecked); an aborted transaction is rolled back, which puts it back anyway.
+        from psycopg.pq import TransactionStatus
+
+        if connection.connection.info.transaction_status != TransactionStatus.INERROR:
+            with connection.cursor() as cur:
+                cur.execute("SELECT set_config('session_replication_role', %s, true)", [previous])
+        raise
     quote = connection.ops.quote_name
     with connection.cursor() as cur:
         cur.execute("SELECT set_config('session_replication_role', %s, true)", [previous])

@@ -377,6 +377,8 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
     el_table = EntityLabel._meta.db_table
     now = timezone.now()
     rules = _LabelRules()
+    now_db: Any
+    assigned_on: Any
     if connection.vendor == "postgresql":
         # As text, which COPY reads anyway: psycopg formats a datetime or date in ≈ 1 µs, a string in none — three
         # seconds of the writing process per million new entities.
