@@ -137,3 +137,21 @@ def test_visits_changed_while_the_rule_ran_store_nothing(org, staff, food_world,
     assert not VisitInspector.objects.filter(visit__plan=plan).exists()
     assert not AssignmentRejection.objects.filter(plan=plan).exists()
     assert Visit.objects.filter(plan=plan, status=Visit.Status.UNASSIGNED).count() == plan.visits.count() - 1
+
+
+@pytest.mark.django_db
+def test_a_visit_without_a_selection_is_located_from_the_registry():
+    """Visits are made by the draw, so the plan's selections give each its USCC and county; one without (not made
+    by the draw) is looked up in the registry instead of being left without either."""
+    import polars as pl
+
+    from jianguan.inspections.assignment import _inputs
+    from tests.registry.factories import create_entity
+
+    drawn, loose = create_entity(division_id="371003"), create_entity(division_id="371082")
+    visits = pl.DataFrame({"id": [1, 2], "number": ["V-1", "V-2"], "entity": [drawn.pk, loose.pk]})
+    selections = pl.DataFrame({"entity": [drawn.pk, drawn.pk], "uscc": [drawn.uscc, drawn.uscc], "stratum": [7, 8]})
+    strata = pl.DataFrame({"stratum": [7, 8], "area": ["371003", "371003"]})
+    empty = pl.DataFrame()
+    inputs = _inputs([visits, empty, empty, empty, empty, empty, empty, selections, strata])
+    assert inputs.visits.sort("id").rows() == [(1, "V-1", drawn.uscc, "371003"), (2, "V-2", loose.uscc, "371082")]
