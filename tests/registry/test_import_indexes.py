@@ -205,8 +205,9 @@ def test_a_reference_to_nothing_rolls_the_first_load_back_and_is_named(db, monke
     monkeypatch.setattr(services, "_holds_more_than", first_load)
     entries = AuditEntry.objects.count()
     rows = [entity_row(uscc()), entity_row(uscc(), division="379999")]
-    with pytest.raises(services.ImportConflict, match=r"core_division\.code：379999"):
+    with pytest.raises(services.ImportConflict, match=r"core_division\.code：379999") as caught:
         services.registry_import_write([rows], [], total=2, actor=None, reason="测试", today=TODAY)
+    assert "不存在的行政区划" in str(caught.value)  # named as the bureau calls it
     assert Entity.objects.count() == 0 and AuditEntry.objects.count() == entries
 
 

@@ -320,9 +320,13 @@ def _references_checked_once(tables: Sequence[str]) -> Iterator[None]:
         with references_checked_once([(table, "TRUE", []) for table in tables]):
             yield
     except MissingReference as exc:
-        raise ImportConflict(_("写入的记录引用了不存在的 %(table)s.%(column)s：%(values)s"
-                               "（可能在导入期间被删除），已全部撤销本次写入，请重新导入")
-                             % {"table": exc.referenced, "column": exc.referenced_column,
+        # What the bureau calls it (the field's name: 行政区划, 行业, 标签), the table and value for the administrator.
+        what = next((str(f.verbose_name) for model in (Entity, EntityLabel, AuditEntry)
+                     if model._meta.db_table == exc.table
+                     for f in model._meta.concrete_fields if f.column == exc.column), exc.column)
+        raise ImportConflict(_("写入的记录引用了不存在的%(what)s（%(table)s.%(column)s：%(values)s），可能在导入期间"
+                               "被删除；已全部撤销本次写入，请重新导入")
+                             % {"what": what, "table": exc.referenced, "column": exc.referenced_column,
                                 "values": "、".join(str(v) for v in exc.values[:5])}) from exc
 
 
