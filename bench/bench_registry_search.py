@@ -102,8 +102,7 @@ def load(n: int, seed: int) -> None:
     from jianguan.registry.models import Label
 
     name_indexes = [__import__(f"jianguan.registry.migrations.{m}", fromlist=["CREATE", "DROP"])
-                    for m in ("0002_entity_name_trigram", "0005_search_indexes_city_scale",
-                              "0006_filtered_list_merge_indexes")]
+                    for m in ("0005_search_indexes_city_scale", "0006_filtered_list_merge_indexes")]
     rng = random.Random(seed)
     counties = list(Division.objects.filter(code__startswith=CITY, level="county", current=True)
                     .values_list("code", "name"))
@@ -182,8 +181,8 @@ def load(n: int, seed: int) -> None:
         for table in ("registry_entity", "registry_entitylabel", "registry_licence"):
             # VACUUM sets the visibility map (index-only scans), as autovacuum does after a real import.
             cur.execute(f"VACUUM ANALYZE {table}")
-    print(f"registry_search.load entities={n} copy_s={t_copy:.1f} trigram_index_s={t_index[0]:.1f} "
-          f"bigram_and_list_indexes_s={t_index[1]:.1f} filter_merge_indexes_s={t_index[2]:.1f} "
+    print(f"registry_search.load entities={n} copy_s={t_copy:.1f} "
+          f"bigram_and_list_indexes_s={t_index[0]:.1f} filter_merge_indexes_s={t_index[1]:.1f} "
           f"total_s={time.perf_counter() - t0:.1f}", flush=True)
 
 

@@ -55,7 +55,7 @@ def test_a_first_load_drops_the_secondary_indexes_and_builds_the_same_ones_again
         result = run_import(path, today=TODAY)
     assert result.ok and result.created == 4
     dropped = drops(ctx.captured_queries)
-    assert any("entity_division_status_idx" in q for q in dropped)  # a secondary index of the registry went …
+    assert any("entity_industry_status_idx" in q for q in dropped)  # a secondary index of the registry went …
     assert not any("uscc" in q and "like" not in q for q in dropped)  # … the unique USCC index stayed
     assert index_definitions() == before
     assert foreign_keys() == before_fks

@@ -206,7 +206,8 @@ def explain(qs) -> str:
 @postgresql_only
 @pytest.mark.parametrize(("q", "index"), [
     pytest.param("华联", "registry_entity_name_bigram_idx", id="2 characters: bigram index"),
-    pytest.param("华联商", "registry_entity_name_trgm_idx", id="3 characters: trigram index"),
+    pytest.param("华联商", "registry_entity_name_bigram_idx", id="3 characters: bigram index"),
+    pytest.param("文登区华联商贸", "registry_entity_name_bigram_idx", id="a whole 字号 with its place: bigram index"),
 ])
 def test_on_postgresql_a_name_search_can_use_a_name_index(city_user, q, index):
     from jianguan.registry.models import Entity
@@ -231,14 +232,17 @@ def test_on_postgresql_a_name_search_can_use_a_name_index(city_user, q, index):
 
 @postgresql_only
 @pytest.mark.parametrize(("q", "expected"), [
-    pytest.param("华联", ["华联超市", "文登华联商贸有限公司"], id="a 2-character 字号 anywhere in the name"),
-    pytest.param("联华", ["联华超市"], id="the same characters in the other order are another word"),
+    pytest.param("华联", ["华联超市", "文登华联商贸有限公司", "联华店华联部"], id="a 2-character 字号 anywhere in the name"),
+    pytest.param("联华", ["联华超市", "联华店华联部"], id="the same characters in the other order are another word"),
     pytest.param("𠀾记", ["𠀾记小吃店"], id="a character outside the basic plane"),
     pytest.param("超市", ["华联超市", "联华超市"], id="at the end of the name"),
+    pytest.param("华联超", ["华联超市"], id="three characters"),
+    pytest.param("华联商贸有限公司", ["文登华联商贸有限公司"], id="a long query"),
+    pytest.param("华联华", [], id="a name holding every bigram of the query but not the query itself"),
 ])
-def test_on_postgresql_a_two_character_search_through_the_bigram_index_finds_exactly_the_names_containing_it(
+def test_on_postgresql_a_search_through_the_bigram_index_finds_exactly_the_names_containing_it(
         city_user, q, expected):
-    for name in ("华联超市", "联华超市", "文登华联商贸有限公司", "𠀾记小吃店", "华X联记"):
+    for name in ("华联超市", "联华超市", "文登华联商贸有限公司", "𠀾记小吃店", "华X联记", "联华店华联部"):
         create_entity(name=name)
     with connection.cursor() as cur:
         cur.execute("SET LOCAL enable_seqscan = off")

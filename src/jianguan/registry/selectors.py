@@ -2,8 +2,8 @@
 
 Search never counts a whole city: lists are counted up to `COUNT_CAP + 1` rows ("超过 10,000 条") inside the
 database, which returns the count and the page's ids in one statement, and paged by offset up to that cap (see
-`capped_page`). On PostgreSQL a name substring of three or more characters uses the trigram GIN index (migration
-0002), a two-character one the bigram-key GIN index (0005); lists filtered by division and status read the list
+`capped_page`). On PostgreSQL a name substring of two or more characters uses the bigram-key GIN index (migration
+0005; the trigram index of 0002 went in 0009); lists filtered by division and status read the list
 index (division, status, USCC) and other lists the covering index in list order (division, USCC), which also
 holds the name (0004, 0005); a label or licence filter on top is counted by merging id-ordered indexes (0006).
 `*_public` selectors return only what the public record may show; personal data (phones, an individual
@@ -80,7 +80,7 @@ def _division_prefix(code: str) -> str:
 def entity_filter(qs: QuerySet[Entity], f: EntityFilters, *, bigram_index: bool = True) -> QuerySet[Entity]:
     """Apply search filters to a queryset of entities (scope is applied by the caller).
 
-    `bigram_index=False` leaves out the (redundant) bigram condition of a two-character name search: it steers
+    `bigram_index=False` leaves out the (redundant) bigram condition of a name search: it steers
     PostgreSQL to the bigram index, which is right for finding the matches but wrong for walking a long result
     in list order (see `capped_page`).
     """
@@ -91,10 +91,11 @@ def entity_filter(qs: QuerySet[Entity], f: EntityFilters, *, bigram_index: bool 
     elif kind == "uscc_prefix":
         qs = qs.filter(uscc__startswith=q.upper())
     elif kind == "name":
-        # `contains` (LIKE '%…%'), not `icontains`: the trigram index is on name itself, and names are Chinese.
+        # `contains` (LIKE '%…%', case as typed): names are Chinese.
         qs = qs.filter(name__contains=q)
-        if bigram_index and len(q) == 2 and connection.vendor == "postgresql":
-            # pg_trgm cannot serve a 2-character pattern; the bigram-key index of migration 0005 can.
+        if bigram_index and len(q) >= 2 and connection.vendor == "postgresql":
+            # A name contains q only if its bigram keys contain q's: the bigram-key index (migration 0005) finds
+            # the candidates, LIKE keeps those that contain q. (One character: no index can help.)
             # The SQL is a constant; the query text is passed as a parameter.
             qs = qs.filter(RawSQL(f'{BIGRAM_FUNCTION}("registry_entity"."name") @> {BIGRAM_FUNCTION}(%s)', (q,),  # noqa: S611
                                   output_field=BooleanField()))
