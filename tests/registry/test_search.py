@@ -232,7 +232,8 @@ def test_on_postgresql_a_name_search_can_use_a_name_index(city_user, q, index):
 
 @postgresql_only
 @pytest.mark.parametrize(("q", "expected"), [
-    pytest.param("华联", ["华联超市", "文登华联商贸有限公司", "联华店华联部"], id="a 2-character 字号 anywhere in the name"),
+    pytest.param("华联", ["华联超市", "文登华联商贸有限公司", "联华店华联部"],
+                 id="a 2-character 字号 anywhere in the name"),
     pytest.param("联华", ["联华超市", "联华店华联部"], id="the same characters in the other order are another word"),
     pytest.param("𠀾记", ["𠀾记小吃店"], id="a character outside the basic plane"),
     pytest.param("超市", ["华联超市", "联华超市"], id="at the end of the name"),
@@ -247,7 +248,7 @@ def test_on_postgresql_a_search_through_the_bigram_index_finds_exactly_the_names
     with connection.cursor() as cur:
         cur.execute("SET LOCAL enable_seqscan = off")
         found = names(entity_search(city_user, EntityFilters(q=q)))
-    assert found == expected
+    assert sorted(found) == sorted(expected)  # (list order is USCC order, tested elsewhere)
 
 
 @postgresql_only
