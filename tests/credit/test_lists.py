@@ -47,6 +47,23 @@ def test_a_handler_lists_an_entity_in_their_county_with_decision_number_and_reas
     assert entry.reason == "2026年双随机抽查，通过登记的住所无法联系"
 
 
+@pytest.mark.parametrize(("q", "found"), [
+    pytest.param("华联超市", ["文登区华联超市"], id="a name substring"),
+    pytest.param("联超", ["文登区华联超市"], id="two characters"),
+    pytest.param("超", ["文登区华联超市", "文登区联华超市"], id="one character"),
+    pytest.param("华联华", [], id="every bigram in some name, the query in none"),
+    pytest.param("USCC", ["文登区联华超市"], id="a whole USCC"),
+])
+def test_the_abnormal_list_is_searched_by_name_or_uscc(org, wendeng_handler, q, found):
+    from jianguan.credit.selectors import abnormal_list
+
+    first, second = create_entity(name="文登区华联超市"), create_entity(name="文登区联华超市")
+    for entity in (first, second):
+        enter(entity, wendeng_handler)
+    q = second.uscc if q == "USCC" else q
+    assert sorted(x.entity.name for x in abnormal_list(wendeng_handler, q=q)) == found
+
+
 @pytest.mark.parametrize("reason", ["", "   "])
 def test_listing_without_a_reason_is_refused_and_nothing_is_written(org, wendeng_handler, reason):
     with pytest.raises(CreditError, match="请填写列入理由。"):

@@ -27,6 +27,7 @@ from jianguan.credit.models import (
 )
 from jianguan.credit.rules import lists_rules, model_by_version
 from jianguan.registry.models import Entity
+from jianguan.registry.selectors import name_contains
 
 
 def latest_month() -> dt.date | None:
@@ -148,7 +149,7 @@ def abnormal_list(user: User, *, active: bool | None = None, q: str = "") -> Que
     elif active is False:
         qs = qs.filter(removed_on__isnull=False)
     if q:
-        qs = qs.filter(Q(entity__uscc=q.upper()) | Q(entity__name__contains=q))
+        qs = qs.filter(Q(entity__uscc=q.upper()) | name_contains(q, "entity__name"))
     return qs
 
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, transaction
-from django.db.models import BooleanField, Exists, OuterRef, QuerySet
-from django.db.models.expressions import RawSQL
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.lookups import DataContains
+from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, QuerySet, Value
 from django.utils.translation import gettext_lazy as _
 
 from jianguan.core.models import User
@@ -77,6 +78,27 @@ def _division_prefix(code: str) -> str:
     return code
 
 
+class _BigramKeys(Func):
+    """`jianguan_bigram_keys(text)`: each pair of neighbouring characters as one bigint (migration 0005)."""
+
+    function = BIGRAM_FUNCTION
+    output_field = ArrayField(BigIntegerField())
+
+
+def name_contains(q: str, field: str = "name", *, bigram_index: bool = True) -> Q:
+    """Entities whose name (``field``, e.g. ``entity__name`` from a related model) contains ``q``, case as typed
+    (LIKE '%…%'; names are Chinese).
+
+    On PostgreSQL, for two or more characters, with the condition that lets the bigram-key GIN index (migration
+    0005) find them: a name contains q only if its bigram keys contain q's, and LIKE keeps exactly those that
+    contain q. One character: no index can help. `bigram_index=False` leaves that condition out (see
+    `entity_filter`)."""
+    condition = Q(**{f"{field}__contains": q})
+    if bigram_index and len(q) >= 2 and connection.vendor == "postgresql":
+        condition &= Q(DataContains(_BigramKeys(field), _BigramKeys(Value(q))))
+    return condition
+
+
 def entity_filter(qs: QuerySet[Entity], f: EntityFilters, *, bigram_index: bool = True) -> QuerySet[Entity]:
     """Apply search filters to a queryset of entities (scope is applied by the caller).
 
@@ -91,14 +113,7 @@ def entity_filter(qs: QuerySet[Entity], f: EntityFilters, *, bigram_index: bool 
     elif kind == "uscc_prefix":
         qs = qs.filter(uscc__startswith=q.upper())
     elif kind == "name":
-        # `contains` (LIKE '%…%', case as typed): names are Chinese.
-        qs = qs.filter(name__contains=q)
-        if bigram_index and len(q) >= 2 and connection.vendor == "postgresql":
-            # A name contains q only if its bigram keys contain q's: the bigram-key index (migration 0005) finds
-            # the candidates, LIKE keeps those that contain q. (One character: no index can help.)
-            # The SQL is a constant; the query text is passed as a parameter.
-            qs = qs.filter(RawSQL(f'{BIGRAM_FUNCTION}("registry_entity"."name") @> {BIGRAM_FUNCTION}(%s)', (q,),  # noqa: S611
-                                  output_field=BooleanField()))
+        qs = qs.filter(name_contains(q, bigram_index=bigram_index))
     if f.division:
         prefix = _division_prefix(f.division)
         qs = qs.filter(division_id=prefix) if len(prefix) == 6 else qs.filter(division__pk__startswith=prefix)
