@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections, transaction
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.lookups import DataContains
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, connections, transaction
 from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, QuerySet, Value
 from django.utils.translation import gettext_lazy as _
 
