@@ -207,3 +207,31 @@ def test_the_registry_frame_is_sorted_by_group_then_uscc_bytes(extra):
     assert list(zip(out["group"], out["uscc"], strict=True)) == sorted(
         zip(frame["group"], frame["uscc"], strict=True), key=lambda p: (p[0], p[1].encode()))
     assert out.columns == ["group", "uscc"]
+
+
+@pytest.mark.parametrize(("order", "kept"), [
+    pytest.param(lambda u: u.encode(), True, id="read in byte order: the stable sort by group is kept"),
+    pytest.param(lambda u: (u.isdigit(), u), False, id="read in another collation's order: sorted again"),
+    pytest.param(lambda u: -int(u, 36), False, id="read in reverse: sorted again"),
+])
+def test_a_registry_frame_read_by_county_and_uscc_needs_only_a_stable_sort_by_group(order, kept, monkeypatch):
+    """The freeze reads the registry in (county, uscc) order where it can; the order the database gave is checked,
+    and a frame not in byte order within its groups is sorted fully, so candidates.csv always has byte order."""
+    from jianguan.inspections import draws
+
+    rng = random.Random(11)
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    rows = []
+    for county in ("371002", "371003"):
+        usccs = sorted({"".join(rng.choice(alphabet) for _ in range(18)) for _ in range(1500)}, key=order)
+        usccs += [f"{n:018d}" for n in range(3)] if not kept else []  # all digits: another collation may differ
+        rows += [(county, u, rng.randrange(4)) for u in sorted(usccs, key=order)]
+    frame = pl.DataFrame(rows, orient="row", schema={"division": pl.String, "uscc": pl.String, "cls": pl.UInt32})
+    frame = frame.with_columns((pl.col("cls") * 2 + (pl.col("division") == "371003")).alias("group")).drop("cls")
+    full_sorts = []
+    monkeypatch.setattr(draws, "_sortable_as_numbers", lambda s: full_sorts.append(1) or True)
+    out = draws._by_group_and_uscc(frame, by_county_and_uscc=True)
+    assert list(zip(out["group"], out["uscc"], strict=True)) == sorted(
+        zip(frame["group"], frame["uscc"], strict=True), key=lambda p: (p[0], p[1].encode()))
+    assert bool(full_sorts) is not kept
+
