@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, models
+from django.db import IntegrityError, connection, connections, models, transaction
 
 PREPARE = os.environ.get("JIANGUAN_DB_PREPARE", "1").strip().lower() not in {"0", "false", "no", "off"}
 
@@ -127,6 +127,32 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, connection.alias
+
+
+@contextmanager
+def planner_settings(using: str = "default", **settings: str) -> Iterator[None]:
+    """Run the statements of the block with these PostgreSQL planner settings (e.g. ``enable_seqscan="off"``), then
+    put the previous values back, so that an enclosing transaction does not keep them; a block that fails has them
+    put back by the rollback of its savepoint. Elsewhere it does nothing."""
+    connection_ = connections[using]
+    if connection_.vendor != "postgresql" or not settings:
+        yield
+        return
+    names = list(settings)
+    set_local = "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names))
+    if not connection_.in_atomic_block:
+        # The block's own transaction: COMMIT (or ROLLBACK) puts the previous values back by itself, which saves
+        # two round trips per statement.
+        with transaction.atomic(using=using), connection_.cursor() as cur:
+            cur.execute(set_local, [v for name in names for v in (name, settings[name])])
+            yield
+        return
+    with transaction.atomic(using=using), connection_.cursor() as cur:
+        cur.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
+        before = cur.fetchone()
+        cur.execute(set_local, [v for name in names for v in (name, settings[name])])
+        yield
+        cur.execute(set_local, [v for pair in zip(names, before, strict=True) for v in pair])
 
 
 class MissingReference(IntegrityError):

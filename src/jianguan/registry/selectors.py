@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.lookups import DataContains
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, QuerySet, Value
 from django.utils.translation import gettext_lazy as _
 
+from jianguan.core.db import planner_settings
 from jianguan.core.models import User
 from jianguan.registry.access import access_entity, access_entity_list
 from jianguan.registry.models import AnnualReport, Entity, EntityLabel, Industry, Label, Licence
@@ -254,33 +254,6 @@ def capped_page(qs: QuerySet[Any], page: object = 1, *, per_page: int = PER_PAGE
     return CappedPage(items=items, number=number, per_page=per_page, count=count, cap=cap)
 
 
-@contextmanager
-def _planner_settings(using: str, **settings: str) -> Iterator[None]:
-    """Run the statements of the block with these PostgreSQL planner settings, then put the previous values back
-    (so an enclosing transaction does not keep them). Elsewhere it does nothing."""
-    connection_ = connections[using]
-    if connection_.vendor != "postgresql" or not settings:
-        yield
-        return
-    names = list(settings)
-    set_local = "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names))
-    if not connection_.in_atomic_block:
-        # The block's own transaction: COMMIT (or ROLLBACK) puts the previous values back by itself, which saves
-        # two round trips per statement.
-        with transaction.atomic(using=using), connection_.cursor() as cur:
-            cur.execute(set_local, [v for name in names for v in (name, settings[name])])
-            yield
-        return
-    with transaction.atomic(using=using), connection_.cursor() as cur:
-        cur.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
-        before = cur.fetchone()
-        cur.execute(set_local, [v for name in names for v in (name, settings[name])])
-        try:
-            yield
-        finally:
-            cur.execute(set_local, [v for pair in zip(names, before, strict=True) for v in pair])
-
-
 def _ordered_walk(qs: QuerySet[Any], offset: int, limit: int) -> list[Any]:
     """Rows offset … offset + limit of `qs` in its order, when more than the cap match (matches are dense).
 
@@ -291,7 +264,7 @@ def _ordered_walk(qs: QuerySet[Any], offset: int, limit: int) -> list[Any]:
     The ids come first: that walk reads only the index (its entries hold the filtered columns and the name);
     asking for whole rows would visit the table for every entry the filters skip.
     """
-    with _planner_settings(qs.db, enable_sort="off", enable_incremental_sort="off", jit="off"):
+    with planner_settings(qs.db, enable_sort="off", enable_incremental_sort="off", jit="off"):
         ids = list(qs.values_list("pk", flat=True)[offset: offset + limit])
     return list(qs.filter(pk__in=ids)) if ids else []
 

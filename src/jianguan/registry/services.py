@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jianguan.core.audit import AuditEvent, audit_record, audit_record_many
-from jianguan.core.db import MissingReference, references_checked_once
+from jianguan.core.db import MissingReference, planner_settings, references_checked_once
 from jianguan.core.models import AuditEntry
 from jianguan.registry.domain.rows import ENTITY_FIELDS
 from jianguan.registry.models import Entity, EntityLabel, Industry, Label, Licence
@@ -113,13 +113,9 @@ def fetch_where_in(cursor: Any, select: str, column: str, values: Sequence[Any])
         # Through the column's index, never a sequential scan. A table that this transaction is filling (a first load)
         # has no statistics: the planner took it for small and read all of it for each chunk of values, ever longer
         # as it grew (30 → 190 ms per 5,000 USCCs; ≈ 20 s of the server's time in a 1 M-row load).
-        with transaction.atomic(savepoint=False):
-            cursor.execute("SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)")
-            previous = cursor.fetchone()[0]
+        with planner_settings(enable_seqscan="off"):
             cursor.execute(f"{select} WHERE {_q(column)} = ANY(%s)", [list(values)])
-            found = cursor.fetchall()
-            cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])
-        return list(found)
+            return list(cursor.fetchall())
     rows: list[tuple[Any, ...]] = []
     for k in range(0, len(values), 900):
         part = list(values[k:k + 900])
