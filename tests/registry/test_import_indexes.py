@@ -79,6 +79,43 @@ def test_a_first_load_drops_the_secondary_indexes_and_builds_the_same_ones_again
     assert EntityLabel.objects.filter(entity__name__contains="好运来").exists()
 
 
+def stored_lookups(queries) -> list[str]:
+    """The writer's reads of the stored versions of a chunk's entities."""
+    return [q["sql"] for q in queries if q["sql"].startswith('SELECT "id", "is_ecommerce_platform"')]
+
+
+def test_a_first_load_into_an_empty_registry_looks_none_of_its_rows_up(media, db, monkeypatch):
+    """Locked and found empty, the registry can hold only the rows the import writes, whose USCCs the check made
+    unique: the writer does not ask for stored versions. With rows already there it asks, and updates them."""
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 3)
+    monkeypatch.setattr(services, "_holds_more_than", counted)
+    first = [row(名称=f"文登区好运来{n}号超市") for n in range(4)]
+    with CaptureQueriesContext(connection) as ctx:
+        result = run_import(write_csv(media / "a.csv", first), today=TODAY)
+    assert result.ok and result.created == 4
+    assert drops(ctx.captured_queries)  # it was a first load …
+    assert stored_lookups(ctx.captured_queries) == []  # … that read no stored versions
+
+    second = [{**first[0], "名称": "文登区好运来超市（改名）"}, *(row() for _ in range(7))]
+    with CaptureQueriesContext(connection) as ctx:
+        result = run_import(write_csv(media / "b.csv", second), today=TODAY)
+    assert result.ok and (result.created, result.updated) == (7, 1)
+    assert drops(ctx.captured_queries)  # at least doubles the registry, so its indexes are rebuilt again …
+    assert stored_lookups(ctx.captured_queries)  # … but it is not empty: the rows are looked up
+    assert Entity.objects.filter(name="文登区好运来超市（改名）").count() == 1
+    assert Entity.objects.count() == 11
+
+
+def test_a_file_that_repeats_a_uscc_is_refused_on_a_first_load_too(media, db, monkeypatch):
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 3)
+    monkeypatch.setattr(services, "_holds_more_than", counted)
+    rows = [row() for _ in range(4)]
+    rows.append({**rows[1], "名称": "文登区重复超市"})
+    result = run_import(write_csv(media / "a.csv", rows), today=TODAY)
+    assert not result.ok and [e.row for e in result.errors] == [6]
+    assert Entity.objects.count() == 0
+
+
 def test_an_import_smaller_than_the_registry_keeps_the_indexes(media, db, monkeypatch):
     monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
     run_import(write_csv(media / "a.csv", [row() for _ in range(3)]), today=TODAY)
@@ -121,6 +158,7 @@ def test_when_only_the_labels_are_rebuilt_the_registry_stays_readable(media, db,
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cur.execute("SET CONSTRAINTS ALL DEFERRED")
     monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 5)
+    monkeypatch.setattr(services, "_holds_more_than", counted)  # another test's index build left an estimate
     before_fks = foreign_keys()
     locks: list[list[tuple[str, str]]] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -126,6 +127,8 @@ def fetch_where_in(cursor: Any, select: str, column: str, values: Sequence[Any])
 
 def _fetch_existing(cursor: Any, usccs: Sequence[str]) -> Stored:
     """uscc → (id, stored values in the importer's text form, is e-commerce platform) for the stored ones."""
+    if Entity._meta.db_table in _EMPTY_WHEN_LOCKED.get():
+        return {}
     cols = _columns()
     out: dict[str, tuple[int, tuple[Any, ...], bool]] = {}
     table = _q(Entity._meta.db_table)
@@ -158,7 +161,10 @@ def _reserve_ids(cursor: Any, table: str, n: int) -> list[int]:
     table has held; the import's transaction took the database's write lock when it began, so nobody else inserts
     meanwhile, and inserting them moves the table's counter on."""
     if connection.vendor == "postgresql":
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, n])
+        # The sequence is found once (MATERIALIZED): written inside nextval(), pg_get_serial_sequence ran for every
+        # id, searching the catalogue each time (24 ms of 27 per 5,000 ids).
+        cursor.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq) "
+                       "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", [table, n])
         return [r[0] for r in cursor.fetchall()]
     cursor.execute(f"SELECT max({_q('id')}) FROM {_q(table)}")  # noqa: S608 (model table name)
     largest = cursor.fetchone()[0] or 0
@@ -197,7 +203,7 @@ def registry_import_write(entity_chunks: Iterable[list[tuple[Any, ...]]],
     whose licences changed. Returns ((entities created, updated, unchanged), (licences created, updated, unchanged))."""
     with _large_page_cache(), transaction.atomic():
         tables = [] if dry_run else [Entity._meta.db_table, EntityLabel._meta.db_table, AuditEntry._meta.db_table]
-        with _indexes_rebuilt_after(tables, total, progress) as rebuilt:
+        with _indexes_rebuilt_after(tables, total, progress) as rebuilt, _empty_when_locked(rebuilt):
             # A first load of all three tables checks their references once at the end, where it may.
             with _references_checked_once(tables if set(rebuilt) == set(tables) else []):
                 entities = entities_import_write(entity_chunks, total=total, actor=actor, reason=reason,
@@ -304,6 +310,30 @@ def _indexes_rebuilt_after(tables: Sequence[str], rows: int,
                 progress(_("重建索引"), k, steps, {})
         if connection.vendor == "postgresql":
             cur.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+# The tables that the running import found empty once it held them locked (a first load). Nothing can be stored in
+# them but what the import itself writes, and the check of the file made its USCCs unique (the unique index stands
+# behind that), so the writer does not look its rows up: for a million new entities that was 200 round trips of
+# 5,000 index probes that could find nothing, ≈ an eighth of the writing process's time.
+_EMPTY_WHEN_LOCKED: ContextVar[frozenset[str]] = ContextVar("registry_empty_when_locked", default=frozenset())
+
+
+@contextmanager
+def _empty_when_locked(tables: Sequence[str]) -> Iterator[None]:
+    """Inside the import's transaction, with ``tables`` locked (:func:`_indexes_rebuilt_after`: ACCESS EXCLUSIVE on
+    PostgreSQL; SQLite's write lock is the whole file's): remember which of them are empty until the block ends."""
+    with connection.cursor() as cur:
+        empty = []
+        for table in tables:
+            cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {_q(table)})")  # noqa: S608 (model table name)
+            if cur.fetchone()[0]:
+                empty.append(table)
+    token = _EMPTY_WHEN_LOCKED.set(frozenset(empty))
+    try:
+        yield
+    finally:
+        _EMPTY_WHEN_LOCKED.reset(token)
 
 
 @contextmanager
