@@ -137,10 +137,10 @@ def test_a_write_that_fails_after_the_drop_leaves_indexes_and_registry_as_they_w
     monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
     before, before_fks = index_definitions(), foreign_keys()
 
-    def broken_audit(events, **options):
+    def broken_audit(self, events):
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr(services, "audit_record_many", broken_audit)
+    monkeypatch.setattr(services.AuditBatches, "rows", broken_audit)
     with pytest.raises(RuntimeError):
         run_import(write_csv(media / "a.csv", [row(), row()]), today=TODAY)
     assert Entity.objects.count() == 0
@@ -306,3 +306,18 @@ def test_looking_rows_up_by_value_uses_the_index_of_a_table_without_statistics(d
         assert seq_after == seq and idx_after > idx
         cur.execute("SELECT current_setting('enable_seqscan')")
         assert cur.fetchone()[0] == "on"
+
+
+def test_a_chunk_whose_insert_fails_behind_the_writer_rolls_the_whole_load_back(db, monkeypatch):
+    """The second chunk's rows are given the first chunk's ids: its insert (sent while the writer goes on, on
+    PostgreSQL) breaks the primary key. That error is what the caller sees, and nothing stays — not the first chunk,
+    not an audit entry, not a dropped index."""
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
+    monkeypatch.setattr(services, "_holds_more_than", first_load)
+    monkeypatch.setattr(services, "_reserve_ids", lambda cur, table, n: [990_001] * n)
+    before, entries = index_definitions(), AuditEntry.objects.count()
+    with pytest.raises(IntegrityError):
+        services.registry_import_write([[entity_row(uscc())], [entity_row(uscc())]], [], total=2, actor=None,
+                                       reason="测试", today=TODAY)
+    assert Entity.objects.count() == 0 and AuditEntry.objects.count() == entries
+    assert index_definitions() == before

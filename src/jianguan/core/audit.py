@@ -84,6 +84,8 @@ def audit_record(obj: models.Model, action: str, *, actor: User | None, before: 
 
 _COLS = ("seq", "at", "actor_id", "actor_name", "unit_id", "unit_name", "action", "object_type", "object_id",
          "object_repr", "before", "after", "reason", "prev_hash", "hash")
+ENTRY_TABLE = AuditEntry._meta.db_table
+ENTRY_COLUMNS = _COLS  # the order of the rows that AuditBatches.rows gives
 
 
 def audit_record_many(events: list[AuditEvent], *, plain: bool = False) -> int:
@@ -93,22 +95,42 @@ def audit_record_many(events: list[AuditEvent], *, plain: bool = False) -> int:
     (an import's cells) — so the faster :func:`canonical_json_plain` serialises them, byte for byte the same.
 
     Rows are built as plain tuples and written with COPY on PostgreSQL and executemany elsewhere: building a model
-    instance per entry cost more than hashing it. The hashed ISO time and the database form of each distinct
-    timestamp are computed once (a bulk import stamps all its entries with the same moment).
+    instance per entry cost more than hashing it.
     """
     if not events:
         return 0
     from django.db import connection
 
-    key = _key()
-    adapt = connection.ops.adapt_datetimefield_value
-    postgres = connection.vendor == "postgresql"
-    who: dict[int, tuple[int | None, str, int | None, str]] = {}
-    times: dict[dt.datetime, tuple[str, Any]] = {}
-    hash_of = entry_hash
-    as_json = canonical_json_plain if plain else canonical_json
     with transaction.atomic():
-        seq, prev = _lock_head()
+        chain = _Chain(*_lock_head(), plain=plain)
+        rows = chain.rows(events)
+        _insert_entries(connection, rows)
+        with fast_cursor() as cur:
+            execute(cur, _HEAD_UPDATE, [chain.seq, chain.prev])
+    return len(rows)
+
+
+class _Chain:
+    """The chain's end (last seq and hash) and the rows of the entries that continue it, computed in memory.
+
+    The hashed ISO time and the database form of each distinct timestamp are computed once (a bulk import stamps
+    all its entries with the same moment), as is each actor's identity."""
+
+    def __init__(self, seq: int, prev: str, *, plain: bool) -> None:
+        from django.db import connection
+
+        self.seq, self.prev = seq, prev
+        self._as_json = canonical_json_plain if plain else canonical_json
+        self._key = _key()
+        self._adapt = connection.ops.adapt_datetimefield_value
+        self._postgres = connection.vendor == "postgresql"
+        self._who: dict[int, tuple[int | None, str, int | None, str]] = {}
+        self._times: dict[dt.datetime, tuple[str, Any]] = {}
+
+    def rows(self, events: Iterable[AuditEvent]) -> list[tuple[Any, ...]]:
+        """The rows (``_COLS`` order) of ``events`` appended after the chain's end, which moves past them."""
+        key, as_json, hash_of, who, times = self._key, self._as_json, entry_hash, self._who, self._times
+        seq, prev = self.seq, self.prev
         rows = []
         for ev in events:
             seq += 1
@@ -126,17 +148,45 @@ def audit_record_many(events: list[AuditEvent], *, plain: bool = False) -> int:
                 iso = _iso(at)
                 # PostgreSQL reads the hashed ISO text (UTC, microseconds) as the same instant; handing psycopg the
                 # text spares it formatting a datetime per row (≈ 1 µs each, a second per million imported rows).
-                stamp = times[at] = (iso, iso if postgres else adapt(at))
+                stamp = times[at] = (iso, iso if self._postgres else self._adapt(at))
             before, after = ev.before, ev.after
             payload = (seq, stamp[0], *ident, ev.action, ev.object_type, str(ev.object_id)[:64],
                        ev.object_repr[:255], as_json(before) if before is not None else "",
                        as_json(after) if after is not None else "", ev.reason, prev)
             prev = hash_of(key, payload)
             rows.append((seq, stamp[1], *payload[2:], prev))
-        _insert_entries(connection, rows)
-        with fast_cursor() as cur:
-            execute(cur, _HEAD_UPDATE, [seq, prev])
-    return len(rows)
+        self.seq, self.prev = seq, prev
+        return rows
+
+
+class AuditBatches:
+    """Entries appended batch by batch within one long transaction (a bulk import), written by the caller.
+
+    The chain's head is locked once on entering and moved once on leaving without an error; each batch is hashed in
+    memory (:meth:`rows`) and written by the caller — with :data:`ENTRY_TABLE` and :data:`ENTRY_COLUMNS`, in the same
+    transaction — so that writing one batch (COPY on PostgreSQL) can overlap the preparing of the next. The head row
+    stays locked until the transaction ends, so no other entry can come between. The caller must write every batch
+    it was given rows for before leaving: the head then names the last of them."""
+
+    def __init__(self, *, plain: bool = False) -> None:
+        self._plain = plain
+        self._chain: _Chain | None = None
+        self._start = 0
+
+    def __enter__(self) -> AuditBatches:
+        self._chain = _Chain(*_lock_head(), plain=self._plain)
+        self._start = self._chain.seq
+        return self
+
+    def rows(self, events: Iterable[AuditEvent]) -> list[tuple[Any, ...]]:
+        assert self._chain is not None, "use AuditBatches as a context manager"
+        return self._chain.rows(events)
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        chain = self._chain
+        if exc_type is None and chain is not None and chain.seq != self._start:
+            with fast_cursor() as cur:
+                execute(cur, _HEAD_UPDATE, [chain.seq, chain.prev])
 
 
 _HEAD = AuditChainHead._meta.db_table

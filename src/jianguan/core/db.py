@@ -14,10 +14,12 @@ must be turned off (`JIANGUAN_DB_PREPARE=0`).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -127,6 +129,85 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, connection.alias
+
+
+Insert = tuple[str, Sequence[str], Iterable[Sequence[Any]]]  # table, columns, rows
+
+
+class CopiesBehind:
+    """Bulk inserts, batch after batch, each sent while the caller prepares the next (a first load of the registry).
+
+    On PostgreSQL the rows of a batch are formatted as COPY data in the calling thread (psycopg's own formatter,
+    writing to memory), and a thread of this object's sends them on the caller's connection — the same session and
+    transaction — and waits for the server to take them in. The caller meanwhile builds the next batch; before, the
+    writing process and the server took turns, each waiting for the other. At most one batch is in flight:
+    :meth:`send` first waits for the previous one, so memory stays bounded. A statement that the caller runs
+    meanwhile waits for the copy to end (psycopg's connection lock), and a batch's rows go in the order sent.
+    Elsewhere (SQLite) a batch is inserted at once.
+
+    Leaving the block waits for the last batch. A batch that failed raises its error (Django's class) at the next
+    :meth:`send`, :meth:`settle` or on leaving — in preference to any error the caller met meanwhile on the aborted
+    transaction, which then only follows it as its context.
+    """
+
+    def __init__(self, using: str = "default") -> None:
+        self._db = connections[using]
+        self._postgres = self._db.vendor == "postgresql"
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> CopiesBehind:
+        if self._postgres:
+            self._db.ensure_connection()
+            self._raw = self._db.connection
+            self._formatting = self._raw.cursor()  # never executes: psycopg's COPY formatter needs a cursor
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="copies-behind")
+        return self
+
+    def send(self, inserts: Sequence[Insert]) -> None:
+        """Insert the rows of each (table, columns, rows), in this order, behind the caller's back."""
+        if not self._postgres:
+            with self._db.cursor() as cur:
+                for table, columns, rows in inserts:
+                    cols = ", ".join(self._db.ops.quote_name(c) for c in columns)
+                    marks = ", ".join(["%s"] * len(columns))
+                    cur.executemany(f"INSERT INTO {self._db.ops.quote_name(table)} ({cols}) VALUES ({marks})",  # noqa: S608
+                                    list(rows))
+            return
+        from psycopg import Copy
+        from psycopg.copy import FileWriter
+
+        batch = []
+        for table, columns, rows in inserts:
+            buffer = io.BytesIO()
+            with Copy(self._formatting, binary=False, writer=FileWriter(buffer)) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cols = ", ".join(self._db.ops.quote_name(c) for c in columns)
+            batch.append((f"COPY {self._db.ops.quote_name(table)} ({cols}) FROM STDIN", buffer.getvalue()))
+        self.settle()
+        assert self._pool is not None, "use CopiesBehind as a context manager"
+        self._pending = self._pool.submit(self._copy, batch)
+
+    def _copy(self, batch: list[tuple[str, bytes]]) -> None:
+        with self._db.wrap_database_errors, self._raw.cursor() as cur:
+            for statement, data in batch:
+                with cur.copy(statement) as copy:
+                    copy.write(data)
+
+    def settle(self) -> None:
+        """Wait until the batch in flight is in; raise its error if it failed."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        try:
+            self.settle()  # a failed batch's own error comes first
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._formatting.close()
 
 
 @contextmanager

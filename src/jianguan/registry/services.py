@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from jianguan.core.audit import AuditEvent, audit_record, audit_record_many
-from jianguan.core.db import MissingReference, planner_settings, references_checked_once
+from jianguan.core.audit import ENTRY_COLUMNS, ENTRY_TABLE, AuditBatches, AuditEvent, audit_record, audit_record_many
+from jianguan.core.db import CopiesBehind, Insert, MissingReference, planner_settings, references_checked_once
 from jianguan.core.models import AuditEntry
 from jianguan.registry.domain.rows import ENTITY_FIELDS
 from jianguan.registry.models import Entity, EntityLabel, Industry, Label, Licence
@@ -172,6 +172,27 @@ def _reserve_ids(cursor: Any, table: str, n: int) -> list[int]:
     row = cursor.fetchone()
     start = max(largest, row[0] if row else 0) + 1
     return list(range(start, start + n))
+
+
+class _IdBlocks:
+    """New primary keys for an import's rows, reserved (:func:`_reserve_ids`) for up to BLOCK rows at a time — as
+    many as the import still expects to create, at least as many as asked — rather than a chunk at a time: a
+    reservation is a statement, which waits for the copy in flight (:class:`~jianguan.core.db.CopiesBehind`). Ids
+    left unused when the import ends are skipped, as a rolled-back insert skips its own."""
+
+    BLOCK = 50_000
+
+    def __init__(self, cursor: Any, table: str, expected: int) -> None:
+        self._cursor, self._table, self._left = cursor, table, expected
+        self._ids: list[int] = []
+
+    def take(self, n: int) -> list[int]:
+        if len(self._ids) < n:
+            self._ids.extend(_reserve_ids(self._cursor, self._table,
+                                          max(n - len(self._ids), min(self.BLOCK, self._left))))
+        taken, self._ids = self._ids[:n], self._ids[n:]
+        self._left -= n
+        return taken
 
 
 def _fetch_by_entity(cursor: Any, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
@@ -422,7 +443,9 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
     el_cols = ["entity_id", "label_id", "source", "assigned_on"]
     step = _("写入") if not dry_run else _("比对（试运行，不写入）")
 
-    with transaction.atomic(), connection.cursor() as cur:
+    with (transaction.atomic(), connection.cursor() as cur, AuditBatches(plain=True) as audit,
+          CopiesBehind() as behind):
+        ids = _IdBlocks(cur, table, total)
         for chunk in chunks:
             existing = chunk.stored if isinstance(chunk, LookedUp) else _fetch_existing(cur, [r[I_USCC] for r in chunk])
             new_rows: list[tuple[Any, ...]] = []
@@ -446,11 +469,13 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
                 # Pass 1 refused these; someone cancelled the entity meanwhile. Roll back rather than revive it.
                 raise ImportConflict(_("导入期间有主体被注销，已全部撤销本次写入，请重新导入"))
             events: list[AuditEvent] = []
-            label_rows: list[tuple[Any, ...]] = []
+            inserts: list[Insert] = []
             if new_rows:
-                new_ids = _reserve_ids(cur, table, len(new_rows))
-                _copy_rows(cur, table, ["id", *insert_cols],
-                           [(eid, *r, False, False, now_db, now_db) for eid, r in zip(new_ids, new_rows, strict=True)])
+                new_ids = ids.take(len(new_rows))
+                inserts.append((table, ["id", *insert_cols],
+                                [(eid, *r, False, False, now_db, now_db) for eid, r in zip(new_ids, new_rows,
+                                                                                         strict=True)]))
+                label_rows: list[tuple[Any, ...]] = []
                 derive, names_of, fields = rules.derive, rules.names_of, ENTITY_FIELDS
                 for eid, r in zip(new_ids, new_rows, strict=True):
                     labels = derive(r[I_INDUSTRY], r[I_KIND])
@@ -460,6 +485,8 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
                         label_rows.extend([(eid, lid, "rule", assigned_on) for lid in labels])
                     events.append(AuditEvent("create", ENTITY_TYPE, str(eid), r[I_NAME][:255], None, after, reason,
                                              actor, now))
+                if label_rows:
+                    inserts.append((el_table, el_cols, label_rows))
             if changed_rows:
                 cur.executemany(update_sql, [(*r, now_db, eid) for eid, _o, r, _p in changed_rows])
                 label_changes = _recompute_labels(cur, rules, [(eid, r[I_INDUSTRY], r[I_KIND], p)
@@ -473,9 +500,10 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
                     events.append(AuditEvent(action="update", object_type=ENTITY_TYPE, object_id=str(eid),
                                              object_repr=r[I_NAME][:255], before=before, after=after,
                                              reason=reason, actor=actor, at=now))
-            if label_rows:
-                _copy_rows(cur, el_table, el_cols, label_rows)
-            audit_record_many(events, plain=True)
+            if events:
+                inserts.append((ENTRY_TABLE, ENTRY_COLUMNS, audit.rows(events)))
+            # Sent while the next chunk is checked and built (PostgreSQL); a statement above waits for it.
+            behind.send(inserts)
             if progress:
                 progress(step, done, total, {_("新增"): created, _("更新"): updated, _("无变化"): unchanged})
     return created, updated, unchanged

@@ -1,0 +1,75 @@
+"""Batches of audit entries hashed in memory (AuditBatches) and bulk inserts sent behind the caller (CopiesBehind):
+the chain stays whole, a failed batch is the error the caller sees, and nothing of it stays."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from jianguan.core.audit import ENTRY_COLUMNS, ENTRY_TABLE, AuditBatches, AuditEvent, audit_record, audit_verify
+from jianguan.core.db import CopiesBehind
+from jianguan.core.models import AuditChainHead, AuditEntry, Unit
+
+COLUMNS = ["code", "name", "kind", "department_id", "division_id", "parent_id", "path"]
+
+
+def _events(n: int, start: int = 0) -> list[AuditEvent]:
+    return [AuditEvent("create", "test.thing", str(start + k), f"第{start + k}件", None, {"n": start + k}, "测试")
+            for k in range(n)]
+
+
+def _head() -> tuple[int, str]:
+    head = AuditChainHead.objects.filter(id=1).first()
+    return (head.seq, head.hash) if head else (0, "")
+
+
+def test_batches_written_behind_continue_the_chain_and_move_its_head_once(org):
+    audit_record(org.station, "update", actor=None, after={"n": 1})
+    seq0, _hash = _head()
+    with transaction.atomic(), AuditBatches(plain=True) as audit, CopiesBehind() as behind:
+        for b in range(3):
+            behind.send([(ENTRY_TABLE, ENTRY_COLUMNS, audit.rows(_events(4, 4 * b)))])
+        assert _head()[0] == seq0  # the head moves when the batches end, not per batch
+    assert _head()[0] == seq0 + 12
+    assert list(AuditEntry.objects.filter(seq__gt=seq0).order_by("seq").values_list("object_id", flat=True)) == [
+        str(k) for k in range(12)]
+    result = audit_verify()
+    assert result.ok, result
+    audit_record(org.station, "update", actor=None, after={"n": 2})  # and the next entry follows on
+    assert audit_verify().ok and _head()[0] == seq0 + 13
+
+
+def test_leaving_the_batches_with_an_error_leaves_the_head_alone(org):
+    audit_record(org.station, "update", actor=None, after={"n": 1})
+    before = _head()
+    with pytest.raises(RuntimeError), transaction.atomic(), AuditBatches() as audit, CopiesBehind() as behind:
+        behind.send([(ENTRY_TABLE, ENTRY_COLUMNS, audit.rows(_events(3)))])
+        raise RuntimeError("导入中断")
+    assert _head() == before
+    assert audit_verify().ok
+
+
+def test_a_batch_that_fails_is_the_error_raised_and_nothing_of_the_block_stays(org):
+    """Two units with one code: the second batch's insert breaks the unique key. The caller sees Django's
+    IntegrityError — from the batch, not the failed transaction it then ran into — and the first batch is gone too."""
+    table = Unit._meta.db_table
+    units = Unit.objects.count()
+    row = ("TST001", "测试单位", org.station.kind, org.station.department_id, org.station.division_id, None, "")
+    with pytest.raises(IntegrityError) as caught, transaction.atomic(), CopiesBehind() as behind:
+        behind.send([(table, COLUMNS, [row])])
+        behind.send([(table, COLUMNS, [(*row[:1], "重复的单位", *row[2:])])])
+        behind.settle()
+        with connection.cursor() as cur:  # not reached: settle raised the batch's error
+            cur.execute("SELECT 1")
+    assert "TST001" in str(caught.value) or "UNIQUE" in str(caught.value).upper()
+    assert Unit.objects.count() == units
+
+
+def test_the_rows_of_a_batch_are_in_once_settled(org):
+    station = org.station
+    with transaction.atomic(), CopiesBehind() as behind:
+        rows = [(f"TST{k:03d}", f"测试单位{k}", station.kind, station.department_id, station.division_id,
+                 station.pk, "") for k in range(5)]
+        behind.send([(Unit._meta.db_table, COLUMNS, rows)])
+        behind.settle()
+        assert Unit.objects.filter(code__startswith="TST", parent=org.station).count() == 5
