@@ -73,3 +73,22 @@ def test_the_rows_of_a_batch_are_in_once_settled(org):
         behind.send([(Unit._meta.db_table, COLUMNS, rows)])
         behind.settle()
         assert Unit.objects.filter(code__startswith="TST", parent=org.station).count() == 5
+
+
+def _head_locked() -> bool:
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE l.pid = pg_backend_pid() AND c.relname = %s AND l.mode = 'RowShareLock'",
+                    [AuditChainHead._meta.db_table])
+        return cur.fetchone()[0] > 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks (SQLite locks the whole file)")
+def test_batches_lock_the_head_only_once_they_hash_something(db):
+    """A dry run or an import where nothing changed must not hold the chain's head — every audited action waits
+    for it — for the length of the file."""
+    assert not _head_locked()
+    with transaction.atomic(), AuditBatches() as audit:
+        assert not _head_locked()
+        audit.rows(_events(1))
+        assert _head_locked()  # from the first batch on, until the transaction ends

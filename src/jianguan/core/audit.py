@@ -162,11 +162,12 @@ class _Chain:
 class AuditBatches:
     """Entries appended batch by batch within one long transaction (a bulk import), written by the caller.
 
-    The chain's head is locked once on entering and moved once on leaving without an error; each batch is hashed in
-    memory (:meth:`rows`) and written by the caller — with :data:`ENTRY_TABLE` and :data:`ENTRY_COLUMNS`, in the same
-    transaction — so that writing one batch (COPY on PostgreSQL) can overlap the preparing of the next. The head row
-    stays locked until the transaction ends, so no other entry can come between. The caller must write every batch
-    it was given rows for before leaving: the head then names the last of them."""
+    The chain's head is locked when the first batch is hashed (a dry run, or an import in which nothing changed,
+    locks nothing) and moved once on leaving without an error; each batch is hashed in memory (:meth:`rows`) and
+    written by the caller — with :data:`ENTRY_TABLE` and :data:`ENTRY_COLUMNS`, in the same transaction — so that
+    writing one batch (COPY on PostgreSQL) can overlap the preparing of the next. The head row stays locked until the
+    transaction ends, so no other entry can come between. The caller must write every batch it was given rows for
+    before leaving: the head then names the last of them."""
 
     def __init__(self, *, plain: bool = False) -> None:
         self._plain = plain
@@ -174,12 +175,12 @@ class AuditBatches:
         self._start = 0
 
     def __enter__(self) -> AuditBatches:
-        self._chain = _Chain(*_lock_head(), plain=self._plain)
-        self._start = self._chain.seq
         return self
 
     def rows(self, events: Iterable[AuditEvent]) -> list[tuple[Any, ...]]:
-        assert self._chain is not None, "use AuditBatches as a context manager"
+        if self._chain is None:
+            self._chain = _Chain(*_lock_head(), plain=self._plain)
+            self._start = self._chain.seq
         return self._chain.rows(events)
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
