@@ -134,6 +134,19 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
 Insert = tuple[str, Sequence[str], Iterable[Sequence[Any]]]  # table, columns, rows
 
 
+def insert_many(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert many rows into ``table`` on a Django cursor: COPY on PostgreSQL, executemany elsewhere."""
+    quote = cursor.db.ops.quote_name
+    cols = ", ".join(quote(c) for c in columns)
+    if cursor.db.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {quote(table)} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {quote(table)} ({cols}) VALUES ({marks})", list(rows))  # noqa: S608
+
+
 class CopiesBehind:
     """Bulk inserts, batch after batch, each sent while the caller prepares the next (a first load of the registry).
 
@@ -168,11 +181,8 @@ class CopiesBehind:
         """Insert the rows of each (table, columns, rows), in this order, behind the caller's back."""
         if not self._postgres:
             with self._db.cursor() as cur:
-                for table, columns, rows in inserts:
-                    cols = ", ".join(self._db.ops.quote_name(c) for c in columns)
-                    marks = ", ".join(["%s"] * len(columns))
-                    cur.executemany(f"INSERT INTO {self._db.ops.quote_name(table)} ({cols}) VALUES ({marks})",  # noqa: S608
-                                    list(rows))
+                for insert in inserts:
+                    insert_many(cur, *insert)
             return
         from psycopg import Copy
         from psycopg.copy import FileWriter

@@ -14,7 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jianguan.core.audit import ENTRY_COLUMNS, ENTRY_TABLE, AuditBatches, AuditEvent, audit_record, audit_record_many
-from jianguan.core.db import CopiesBehind, Insert, MissingReference, planner_settings, references_checked_once
+from jianguan.core.db import (
+    CopiesBehind,
+    Insert,
+    MissingReference,
+    insert_many,
+    planner_settings,
+    references_checked_once,
+)
 from jianguan.core.models import AuditEntry
 from jianguan.registry.domain.rows import ENTITY_FIELDS
 from jianguan.registry.models import Entity, EntityLabel, Industry, Label, Licence
@@ -202,18 +209,6 @@ def _fetch_by_entity(cursor: Any, sql: str, ids: Sequence[int]) -> list[tuple[An
         cursor.execute(sql.format(ids=_in_clause(len(part))), part)
         rows.extend(cursor.fetchall())
     return rows
-
-
-def _copy_rows(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Insert many rows: COPY on PostgreSQL, executemany elsewhere."""
-    cols = ", ".join(_q(c) for c in columns)
-    if connection.vendor == "postgresql":
-        with cursor.cursor.copy(f"COPY {_q(table)} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:
-        cursor.executemany(f"INSERT INTO {_q(table)} ({cols}) VALUES ({_in_clause(len(columns))})",  # noqa: S608
-                           rows)
 
 
 def registry_import_write(entity_chunks: Iterable[list[tuple[Any, ...]]],
@@ -552,7 +547,7 @@ def licences_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, actor: Any
                 continue
             events: list[AuditEvent] = []
             if new_rows:
-                _copy_rows(cur, Licence._meta.db_table, LICENCE_COLS, new_rows)
+                insert_many(cur, Licence._meta.db_table, LICENCE_COLS, new_rows)
                 keys = sorted({r[2] for r in new_rows})
                 new_ids: dict[tuple[str, str], int] = {}
                 for k in range(0, len(keys), 900):
@@ -629,7 +624,7 @@ def _recompute_labels(cur: Any, rules: _LabelRules, entities: Sequence[tuple[int
         cur.executemany(f"DELETE FROM {el} WHERE entity_id = %s AND label_id = %s AND source = 'rule'",  # noqa: S608
                         removes)
     if adds:
-        _copy_rows(cur, EntityLabel._meta.db_table, ["entity_id", "label_id", "source", "assigned_on"], adds)
+        insert_many(cur, EntityLabel._meta.db_table, ["entity_id", "label_id", "source", "assigned_on"], adds)
     return changes
 
 
