@@ -50,23 +50,39 @@ def test_what_is_written_is_read_back_exactly(directory, monkeypatch, size, step
     monkeypatch.setattr(files, "BUFFER", SMALL)
     data = os.urandom(size)
     path = directory[0] / "data.bin"
-    with UncachedWriter(path) as out:
+    with UncachedWriter(path, sha256=True) as out:
         for i in range(0, size, step):
             assert out.write(data[i:i + step]) == len(data[i:i + step])
     assert out.direct is (not directory[1] and direct_io_here(path.parent))
     assert path.stat().st_size == size
     assert path.read_bytes() == data
     assert b"".join(bytes(piece) for piece in read_uncached(path)) == data
-    assert sha256_uncached(path) == [hashlib.sha256(data).hexdigest()]
+    # hashed as written, the last buffer's padding left out: the same digest as reading the file back
+    assert sha256_uncached(path) == [hashlib.sha256(data).hexdigest()] == [out.hexdigest()]
+
+
+def test_a_digest_is_given_only_for_a_file_hashed_as_written_and_closed(tmp_path):
+    plain = UncachedWriter(tmp_path / "plain.bin")
+    plain.write(b"x")
+    plain.close()
+    with pytest.raises(ValueError, match="no digest"):
+        plain.hexdigest()
+    hashed = UncachedWriter(tmp_path / "hashed.bin", sha256=True)
+    hashed.write(b"x")
+    with pytest.raises(ValueError, match="no digest"):
+        hashed.hexdigest()  # still open: the last piece is not hashed yet
+    hashed.close()
+    assert hashed.hexdigest() == hashlib.sha256(b"x").hexdigest()
 
 
 def test_polars_writes_arrow_files_through_it(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "BUFFER", SMALL)
     frame = pl.DataFrame({"sid": pl.Series(range(50_000), dtype=pl.UInt32),
                           "uscc": [f"U{i:017d}" for i in range(50_000)]})
-    with UncachedWriter(tmp_path / "frame.arrow") as out:
+    with UncachedWriter(tmp_path / "frame.arrow", sha256=True) as out:
         frame.write_ipc(out)  # type: ignore[arg-type]
     assert pl.read_ipc(tmp_path / "frame.arrow").equals(frame)
+    assert out.hexdigest() == hashlib.sha256((tmp_path / "frame.arrow").read_bytes()).hexdigest()
 
 
 def test_a_reader_left_early_closes_its_file(tmp_path, monkeypatch):

@@ -235,3 +235,65 @@ def test_a_registry_frame_read_by_county_and_uscc_needs_only_a_stable_sort_by_gr
         zip(frame["group"], frame["uscc"], strict=True), key=lambda p: (p[0], p[1].encode()))
     assert bool(full_sorts) is not kept
 
+
+
+def _frozen_with_randomness(org, staff):
+    from jianguan.inspections import draws
+
+    plan = draws.plan_freeze(make_plan(org, staff, ratios={"B": "0.25", "C": "0.5"}), actor=staff.handler,
+                             today=TODAY)
+    draws.plan_randomness_enter(plan, "20261123", actor=staff.handler)
+    return draws.plan_randomness_enter(plan, "20261123", actor=staff.head)
+
+
+def test_a_draw_whose_column_files_were_altered_draws_from_candidates_csv(org, staff, food_world):
+    """The draw computes from the freeze's column files while their digest is checked; when the check fails, what
+    it computed is thrown away and the draw is made from the published candidates.csv instead."""
+    from jianguan.inspections import draws
+    from jianguan.inspections.domain import draw as draw_domain
+    from jianguan.inspections.models import DrawSelection
+
+    plan = _frozen_with_randomness(org, staff)
+    meta = json.loads(plan.manifest_json)["strata"]
+    seed = draw_domain.seed_of(plan.commitment, plan.randomness)
+    names = pl.Series("stratum", [m["stratum"] for m in meta], dtype=pl.String)
+    honest = draws._Candidates.parse(draws.verified_candidates_path(plan), names)
+    expected = sorted((e["stratum"], e["uscc"]) for e in draws._draw_all(seed, honest, meta, draws._Laps("t"))[2])
+    # the USCC column reversed: the same strata sizes, other entities in them
+    path = draws.plan_dir(plan) / draws.USCC_FILE
+    usccs = pl.read_ipc(path)
+    usccs.reverse().write_ipc(path)
+    altered = draws._Candidates(names, honest.index, usccs["uscc"].reverse())
+    from_altered = sorted((e["stratum"], e["uscc"]) for e in draws._draw_all(seed, altered, meta, draws._Laps("t"))[2])
+    assert from_altered != expected  # what the altered columns alone would have given
+
+    plan = draws.plan_draw(plan, actor=staff.handler)
+    stored = sorted(DrawSelection.objects.filter(plan=plan).values_list("stratum__key", "uscc"))
+    assert plan.status == "drawn" and stored == expected
+
+
+@pytest.mark.parametrize("columns", ["kept", "altered"])
+def test_a_draw_whose_candidates_csv_was_altered_stores_nothing(org, staff, food_world, columns):
+    from jianguan.inspections import draws
+    from jianguan.inspections.models import DrawSelection
+    from jianguan.inspections.services import InspectionError
+
+    plan = _frozen_with_randomness(org, staff)
+    if columns == "altered":
+        (draws.plan_dir(plan) / draws.INDEX_FILE).write_bytes(b"not arrow")
+    path = draws.verified_candidates_path(plan)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n", 1))
+    with pytest.raises(InspectionError, match="SHA-256 不一致"):
+        draws.plan_draw(plan, actor=staff.handler)
+    plan.refresh_from_db()
+    assert plan.status == "frozen" and not plan.seed and not DrawSelection.objects.filter(plan=plan).exists()
+
+
+@pytest.mark.parametrize("sid", [[], [0, 0, 2, 2, 2, 4], [3, 1, 1, 0], [0, 1, 7]])
+def test_rows_per_stratum_are_counted_alike_in_order_or_not(sid):
+    import numpy as np
+
+    from jianguan.inspections import draws
+
+    series = pl.Series("sid", sid, dtype=pl.UInt32)
+    assert draws._per_stratum(series, 5) == np.bincount(np.array(sid, dtype=np.int64), minlength=5).tolist()

@@ -68,9 +68,12 @@ class UncachedWriter:
     """A binary file open for writing, past the page cache where possible. `write` takes bytes-like objects of any
     size; `close` writes the rest and gives the file its exact length. Usable as a file object by libraries that
     call `write` and `flush` (Polars' `write_ipc`). Leaving a `with` block by an exception, or a failed write,
-    stops writing: the file is then incomplete and the caller removes it."""
+    stops writing: the file is then incomplete and the caller removes it. With `sha256` the bytes are hashed as
+    they go out (by the background writer, in order), so that :meth:`hexdigest` needs no second read of the
+    file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, sha256: bool = False) -> None:
+        self._digest = hashlib.sha256() if sha256 else None
         self._buffers = [mmap.mmap(-1, BUFFER), mmap.mmap(-1, BUFFER)]
         try:
             self._fd, self.direct = _open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -106,10 +109,16 @@ class UncachedWriter:
     def flush(self) -> None:
         """Nothing to do here: whole buffers go to the file as they fill (in the background), the rest at `close`."""
 
-    def _hand_over(self, length: int) -> None:
-        """Write the current buffer's first `length` bytes (a multiple of BLOCK) in the background."""
+    def _hand_over(self, length: int, data: int | None = None) -> None:
+        """Write the current buffer's first `length` bytes (a multiple of BLOCK) in the background, of which the
+        first `data` (all by default) are the file's, the rest padding."""
         self._wait()
-        self._pending = self._pool.submit(_write_all, self._fd, self._buffers[self._current], length)
+        buffer = self._buffers[self._current]
+        if self._digest is None:
+            self._pending = self._pool.submit(_write_all, self._fd, buffer, length)
+        else:
+            self._pending = self._pool.submit(_hash_and_write, self._digest, self._fd, buffer, length,
+                                              length if data is None else data)
         self._current = 1 - self._current
         self._fill = 0
 
@@ -132,13 +141,19 @@ class UncachedWriter:
                 if self._fill:
                     padded = -(-self._fill // BLOCK) * BLOCK
                     self._buffers[self._current][self._fill:padded] = bytes(padded - self._fill)
-                    self._hand_over(padded)
+                    self._hand_over(padded, self._fill)
                 self._wait()
                 os.ftruncate(self._fd, self._size)
         finally:
             self._release()
         if self._failed and not self._aborted:  # a failed write whose error the caller did not see through
             raise OSError(errno.EIO, "an earlier write to this file failed; the file is incomplete")
+
+    def hexdigest(self) -> str:
+        """The SHA-256 of what was written (after :meth:`close`; only when opened with `sha256`)."""
+        if self._digest is None or not self._closed or self._failed:
+            raise ValueError("no digest: the file was not opened with sha256=True, is still open, or failed")
+        return self._digest.hexdigest()
 
     def _release(self) -> None:
         with contextlib.suppress(BaseException):
@@ -155,6 +170,12 @@ class UncachedWriter:
         if kind is not None:
             self._failed = self._aborted = True  # the data is incomplete: do not write the rest
         self.close()
+
+
+def _hash_and_write(digest: Any, fd: int, buffer: mmap.mmap, length: int, data: int) -> None:
+    with memoryview(buffer) as view:
+        digest.update(view[:data])  # hashlib lets go of the GIL for large pieces
+    _write_all(fd, buffer, length)
 
 
 def _read_into(fd: int, buffer: mmap.mmap) -> int:

@@ -542,28 +542,28 @@ class _Candidates:
         return digest.hexdigest(), self.index.height
 
     def save(self, directory: Path) -> str:
-        """Write the columns next to candidates.csv; the SHA-256 of both files together, for `load`."""
-        with UncachedWriter(directory / INDEX_FILE) as out:
-            self.index.write_ipc(cast(IO[bytes], out))
+        """Write the columns next to candidates.csv; the SHA-256 of both files together (hashed as written), for
+        `load`."""
         frame = self.usccs.to_frame("uscc")
         if self.ids is not None:
             frame = frame.with_columns(self.ids.alias("id"))
-        with UncachedWriter(directory / USCC_FILE) as out:
-            frame.write_ipc(cast(IO[bytes], out))
-        return _files_sha256(directory / INDEX_FILE, directory / USCC_FILE)
+        digests = []
+        for name, columns in ((INDEX_FILE, self.index), (USCC_FILE, frame)):
+            with UncachedWriter(directory / name, sha256=True) as out:
+                columns.write_ipc(cast(IO[bytes], out))
+            digests.append(out.hexdigest())
+        return _combined_sha256(digests)
 
     @classmethod
     def load(cls, plan: InspectionPlan, strata: list[dict[str, Any]]) -> _Candidates:
         """The committed candidates of a frozen plan. Raises `InspectionError` when candidates.csv no longer has
         the SHA-256 recorded at the freeze (the published file must stay verifiable)."""
-        path = verified_candidates_path(plan)
-        names = pl.Series("stratum", [s["stratum"] for s in strata], dtype=pl.String)
-        directory = plan_dir(plan)
-        files = directory / INDEX_FILE, directory / USCC_FILE
-        if plan.columns_sha256 and all(p.exists() for p in files) and _files_sha256(*files) == plan.columns_sha256:
-            usccs = pl.read_ipc(files[1]).rechunk()  # one chunk: gathered from by position
-            return cls(names, pl.read_ipc(files[0]), usccs["uscc"], usccs["id"] if "id" in usccs.columns else None)
-        return cls.parse(path, names)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="candidates-check") as pool:
+            committed = _Committed(plan, strata, pool)
+            committed.published()
+            if committed.columns is not None and committed.columns_intact():
+                return committed.columns
+            return committed.from_csv()
 
     @classmethod
     def parse(cls, path: Path, names: pl.Series) -> _Candidates:
@@ -583,15 +583,75 @@ class _Candidates:
         return _per_stratum(self.index["sid"], len(self.strata))
 
 
-def _files_sha256(*paths: Path) -> str:
+class _Committed:
+    """The committed candidates of a frozen plan while their files are checked in the background (`pool`).
+
+    :meth:`published` waits for the check of candidates.csv against the SHA-256 published at the freeze (≈ 4 GB at
+    province scale, read from disk): it gives the file's path or raises `InspectionError`. `columns` are the
+    freeze's Arrow copy of the same rows, read at once (None when missing or unreadable); they count only if
+    :meth:`columns_intact` says so — both files still have the digest recorded with the plan. A draw computes from
+    `columns` while both checks run, and stores nothing before they have passed; otherwise :meth:`from_csv` parses
+    the published file itself."""
+
+    def __init__(self, plan: InspectionPlan, strata: list[dict[str, Any]], pool: ThreadPoolExecutor) -> None:
+        self._plan = plan
+        self._names = pl.Series("stratum", [s["stratum"] for s in strata], dtype=pl.String)
+        self._path = _candidates_path(plan)
+        directory = plan_dir(plan)
+        files = directory / INDEX_FILE, directory / USCC_FILE
+        self.columns: _Candidates | None = None
+        self._intact: Future[bool] | None = None
+        present = bool(plan.columns_sha256) and all(p.exists() for p in files)
+        if present:
+            # Read first, alone: the draw waits for these; the checks can wait for the disk.
+            try:
+                usccs = pl.read_ipc(files[1]).rechunk()  # one chunk: gathered from by position
+                self.columns = _Candidates(self._names, pl.read_ipc(files[0]), usccs["uscc"],
+                                           usccs["id"] if "id" in usccs.columns else None)
+            except (OSError, pl.exceptions.PolarsError, KeyError):  # not what the freeze wrote: the hash will say
+                self.columns = None
+        self._published = pool.submit(lambda: sha256_uncached(self._path)[0])
+
+        def intact() -> bool:
+            try:  # just read, so from the page cache
+                return _combined_sha256(_cached_sha256(p) for p in files) == plan.columns_sha256
+            except OSError:  # gone or unreadable meanwhile
+                return False
+
+        if present:
+            self._intact = pool.submit(intact)
+
+    def published(self) -> Path:
+        """candidates.csv's path once its check has passed; `InspectionError` when it did not."""
+        return _checked_candidates(self._plan, self._path, self._published.result)
+
+    def columns_intact(self) -> bool:
+        return self._intact is not None and self._intact.result()
+
+    def from_csv(self) -> _Candidates:
+        return _Candidates.parse(self.published(), self._names)
+
+
+def _combined_sha256(digests: Iterable[str]) -> str:
+    """The SHA-256 of several files together: of their own SHA-256s, in order."""
     digest = hashlib.sha256()
-    for one in sha256_uncached(*paths):
+    for one in digests:
         digest.update(bytes.fromhex(one))
     return digest.hexdigest()
 
 
+def _cached_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def _per_stratum(sid: pl.Series, strata: int) -> list[int]:
-    """How many rows each stratum number has."""
+    """How many rows each stratum number has. Rows in stratum order (as in candidates.csv) are counted from where
+    each stratum begins, by binary search: 85 million rows in 0.1 s instead of 2 s."""
+    if sid.is_sorted():
+        starts = sid.search_sorted(pl.Series(range(strata + 1), dtype=sid.dtype), side="left").to_numpy()
+        if starts[-1] == len(sid):  # no stratum number beyond the last
+            return np.diff(starts).tolist()
     return np.bincount(sid.to_numpy(), minlength=strata).tolist()
 
 
@@ -613,8 +673,14 @@ def canonical(obj: Any) -> str:
 def verified_candidates_path(plan: InspectionPlan) -> Path:
     """The frozen candidates.csv, checked (read in pieces) against the SHA-256 in the database."""
     path = _candidates_path(plan)
+    return _checked_candidates(plan, path, lambda: sha256_uncached(path)[0])
+
+
+def _checked_candidates(plan: InspectionPlan, path: Path, digest_of: Callable[[], str]) -> Path:
+    """`path` if `digest_of()` (the SHA-256 of candidates.csv, perhaps computed by another thread) is the one
+    published at the freeze; otherwise what went wrong, in the words of the caller's language."""
     try:
-        [digest] = sha256_uncached(path)
+        digest = digest_of()
     except FileNotFoundError:
         raise InspectionError(_("找不到冻结时写入的候选名单文件（%(path)s），无法核对；请从备份恢复该文件")
                               % {"path": plan.candidates_path}) from None
@@ -824,23 +890,12 @@ def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]],
     return draws, hint
 
 
-def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
-    """Draw every stratum with the committed candidates and the confirmed randomness, replace deregistered
-    entities by alternates, store the selections and merge them into visits. Once only."""
-    plan.refresh_from_db()
-    refusal = draw_refusal(plan)
-    if refusal:
-        raise InspectionError(refusal)
-    manifest = json.loads(plan.manifest_json)
-    if draw_domain.commitment_of(manifest) != plan.commitment:
-        raise InspectionError(_("清单与已公开的承诺值不一致，拒绝抽取"))
-    meta = manifest["strata"]
-    laps = _Laps(f"draw of plan {plan.pk}")
-    candidates = _Candidates.load(plan, meta)
-    laps("load")
+def _draw_all(seed: str, candidates: _Candidates, meta: list[dict[str, Any]], laps: _Laps) -> tuple[
+        list[draw_domain.StratumDraw], dict[str, int], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every stratum drawn, its deregistered selections replaced by alternates: (draws, entity id by USCC, the
+    effective selections, the replacements used)."""
     if candidates.counts() != [m["candidates"] for m in meta]:
         raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": "…"})
-    seed = draw_domain.seed_of(plan.commitment, plan.randomness)
     tickets = _tickets(seed, candidates.usccs)
     laps("tickets")
     draws, hint = _draw_strata(seed, candidates, meta, tickets, set())
@@ -854,7 +909,44 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
         draws, hint = _draw_strata(seed, candidates, meta, tickets, short)
         deregistered, ids = _deregistered(draws, hint)
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
-    del candidates, tickets
+    return draws, ids, effective, used
+
+
+def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
+    """Draw every stratum with the committed candidates and the confirmed randomness, replace deregistered
+    entities by alternates, store the selections and merge them into visits. Once only."""
+    plan.refresh_from_db()
+    refusal = draw_refusal(plan)
+    if refusal:
+        raise InspectionError(refusal)
+    manifest = json.loads(plan.manifest_json)
+    if draw_domain.commitment_of(manifest) != plan.commitment:
+        raise InspectionError(_("清单与已公开的承诺值不一致，拒绝抽取"))
+    meta = manifest["strata"]
+    laps = _Laps(f"draw of plan {plan.pk}")
+    seed = draw_domain.seed_of(plan.commitment, plan.randomness)
+    # The published candidates.csv and the freeze's copy in columns are read back from disk and hashed (≈ 5 GB at
+    # province scale) while the draw is computed from the columns: nothing is stored before both checks pass.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="candidates-check") as pool:
+        committed = _Committed(plan, meta, pool)
+        laps("load")
+        drawn = None
+        if committed.columns is not None:
+            try:
+                drawn = _draw_all(seed, committed.columns, meta, laps)
+            except Exception:
+                committed.published()  # a changed candidates.csv is the error to name
+                if committed.columns_intact():
+                    raise
+            else:
+                if not committed.columns_intact():
+                    drawn = None
+            committed.columns = None
+        committed.published()
+        laps("check_files")
+        if drawn is None:  # the columns are missing or not the freeze's: from candidates.csv itself
+            drawn = _draw_all(seed, committed.from_csv(), meta, laps)
+    draws, ids, effective, used = drawn
     draw_doc = draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used)
     replaced_by = {(u["stratum"], u["by"]): u["replaced"] for u in used if u["by"]}
     strata = read_frame(f"SELECT key, id, task_id, item_id, risk_class, is_slice FROM {quoted_table(DrawStratum)} "  # noqa: S608
@@ -891,7 +983,8 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
             locked.draw_json = canonical(draw_doc)
             locked.selections_count = selections.height
             locked.status = Status.DRAWN
-            locked.save()
+            # Not the 8.5 MB manifest again: it is unchanged, and PostgreSQL would compress it anew.
+            locked.save(update_fields=["seed", "drawn_at", "draw_json", "selections_count", "status"])
             laps("store_plan")
             merged = _merge_into_visits(locked, selections, strata, laps)
         laps("check_references")
