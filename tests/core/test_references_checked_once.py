@@ -17,7 +17,8 @@ def tables():
     with connection.cursor() as cur:
         cur.execute("CREATE TEMP TABLE ref_parent (id int PRIMARY KEY)")
         cur.execute("CREATE TEMP TABLE ref_child (id serial PRIMARY KEY, batch int NOT NULL, "
-                    "parent_id int REFERENCES ref_parent (id) DEFERRABLE INITIALLY DEFERRED)")
+                    "parent_id int REFERENCES ref_parent (id) DEFERRABLE INITIALLY DEFERRED, "
+                    "other_id int REFERENCES ref_parent (id) DEFERRABLE INITIALLY DEFERRED)")
         cur.execute("INSERT INTO ref_parent VALUES (1), (2)")
     return cur
 
@@ -60,15 +61,24 @@ def test_a_row_that_refers_to_nothing_is_named(tables):
     assert "ref_child.parent_id" in str(exc) and "7, 9" in str(exc)
 
 
-def test_only_the_rows_the_condition_selects_are_read(tables):
-    """The condition names the rows of this write; the others were checked when they were written."""
+def test_only_the_rows_the_condition_selects_are_read_once_for_all_their_keys(tables):
+    """The condition names the rows of this write (the others were checked when they were written); the values of
+    both keys come from one read of them."""
     def block():
-        with references_checked_once([("ref_child", "batch = %s", [3])]):
-            insert([(3, 1)])
+        with references_checked_once([("ref_child", "batch = %s", [3])]), connection.cursor() as cur:
+            cur.execute("INSERT INTO ref_child (batch, parent_id, other_id) VALUES (3, 1, 2), (3, 2, NULL)")
 
     sql = queries_of(block)
-    distinct = [q for q in sql if q.startswith("SELECT DISTINCT")]
-    assert len(distinct) == 1 and "batch = 3" in distinct[0]
+    reads = [q for q in sql if 'FROM "ref_child"' in q]
+    assert len(reads) == 1 and "batch = 3" in reads[0]
+    assert len([q for q in sql if "FOR KEY SHARE" in q]) == 2
+
+
+def test_a_missing_row_is_named_with_the_key_that_refers_to_it(tables):
+    with (pytest.raises(MissingReference) as caught, transaction.atomic(),
+          references_checked_once([("ref_child", "batch = %s", [5])]), connection.cursor() as cur):
+        cur.execute("INSERT INTO ref_child (batch, parent_id, other_id) VALUES (5, 1, 1), (5, 2, 8)")
+    assert (caught.value.column, caught.value.values) == ("other_id", [8])
 
 
 def test_without_the_right_rows_are_checked_one_by_one(tables, monkeypatch):

@@ -323,10 +323,18 @@ def references_checked_once(writes: Sequence[tuple[str, str, Sequence[Any]]]) ->
     with connection.cursor() as cur:
         cur.execute("SELECT set_config('session_replication_role', %s, true)", [previous])
         for table, where, params in writes:
-            for column, ref, ref_column in _references(cur, table):
-                cur.execute(f"SELECT DISTINCT {quote(column)} FROM {quote(table)} "  # noqa: S608
-                            f"WHERE ({where}) AND {quote(column)} IS NOT NULL", list(params))
-                used = [r[0] for r in cur.fetchall()]
+            references = _references(cur, table)
+            if not references:
+                continue
+            # The distinct values of every referencing column in one pass over the rows written (a province draw's
+            # visit items: one read instead of four, 0.6 s instead of 2).
+            columns = list(dict.fromkeys(column for column, _ref, _ref_column in references))
+            aggregates = ", ".join(f"array_agg(DISTINCT {quote(c)}) FILTER (WHERE {quote(c)} IS NOT NULL)"
+                                   for c in columns)
+            cur.execute(f"SELECT {aggregates} FROM {quote(table)} WHERE ({where})", list(params))  # noqa: S608
+            values = dict(zip(columns, cur.fetchone(), strict=True))
+            for column, ref, ref_column in references:
+                used = values[column] or []
                 if not used:
                     continue
                 cur.execute(f"SELECT {quote(ref_column)} FROM {quote(ref)} "  # noqa: S608
