@@ -115,6 +115,12 @@ class _Registry:
     groups: list[tuple[str, str]]  # (risk class, county) of each value of the `group` column
     statuses: list[str]  # the statuses read: a rule accepting exactly these needs no status filter
     prefixes: list[str]  # the scope read: a task with exactly this scope needs no scope filter
+    values: dict[str, list[str]]  # the values of each enum column of `entities` (`_CODED`)
+
+    def one_of(self, column: str, accepted: Callable[[str], bool]) -> pl.Expr:
+        """Whether an entity's `column` holds one of its values that `accepted` accepts."""
+        kind = pl.Enum(self.values[column])
+        return pl.col(column).is_in(pl.Series([v for v in self.values[column] if accepted(v)], dtype=kind).implode())
 
     @property
     def usccs(self) -> pl.Series:
@@ -177,8 +183,16 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Cl
     entities = (_by_group_and_uscc(entities.join(pairs, on=["cls", "division"], how="left", maintain_order="left")
                                    .drop("cls"), by_county_and_uscc=bool(in_index_order) and len(statuses) == 1)
                 .with_row_index("row").rechunk())  # one chunk: its USCCs are gathered from by position
+    # The columns the rules test, as enums of the values present: each item's rule then compares small integers
+    # (its industry prefixes, say, become the list of industry codes they match), not 13 million strings per item
+    # (a province plan's 200 items: ≈ 70 → 20 ms each).
+    values = {c: sorted(entities[c].drop_nulls().unique().to_list()) for c in _CODED}
+    entities = entities.with_columns([pl.col(c).cast(pl.Enum(values[c])) for c in _CODED])
     groups = [(cls, county) for _group, cls, county in pairs.iter_rows()]
-    return _Registry(entities, labels, licences, groups, statuses, prefixes)
+    return _Registry(entities, labels, licences, groups, statuses, prefixes, values)
+
+
+_CODED = ("division", "kind", "industry", "section", "status")
 
 
 def _sortable_as_numbers(uscc: pl.Series) -> bool:
@@ -246,18 +260,20 @@ def _rule_expr(rule: dict[str, Any], prefixes: list[str], registry: _Registry) -
     expr = pl.lit(True)
     statuses = sorted(set(rule.get("statuses") or [Entity.Status.ACTIVE]))
     if statuses != registry.statuses:
-        expr &= pl.col("status").is_in(statuses)
+        expr &= registry.one_of("status", set(statuses).__contains__)
     if prefixes != registry.prefixes:
-        expr &= pl.any_horizontal([pl.col("division").str.starts_with(p) for p in prefixes])
+        expr &= registry.one_of("division", lambda code: code.startswith(tuple(prefixes)))
     if rule.get("labels"):
         expr &= pl.col("id").is_in(_holders(registry.labels, rule["labels"]).implode())
     if rule.get("industries"):
-        expr &= pl.any_horizontal([pl.col("section") == p if p.isalpha() else pl.col("industry").str.starts_with(p)
-                                   for p in rule["industries"]])
+        sections = {p for p in rule["industries"] if p.isalpha()}
+        codes = tuple(p for p in rule["industries"] if not p.isalpha())
+        expr &= (registry.one_of("section", sections.__contains__)
+                 | registry.one_of("industry", lambda code: code.startswith(codes)))
     if rule.get("licences"):
         expr &= pl.col("id").is_in(_holders(registry.licences, rule["licences"]).implode())
     if rule.get("kinds"):
-        expr &= pl.col("kind").is_in(rule["kinds"])
+        expr &= registry.one_of("kind", set(rule["kinds"]).__contains__)
     return expr
 
 
