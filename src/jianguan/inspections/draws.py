@@ -510,8 +510,8 @@ class _Candidates:
     At province scale candidates.csv has some 85 million rows (≈ 4 GB) made of 13 million distinct USCCs; held
     like this they take 8 bytes a row, and the draw hashes each distinct USCC once instead of once per row. The
     freeze writes these columns next to candidates.csv from the same data, in the same step, and records their
-    SHA-256 with the plan (`save`); the draw reads them when they still have it (`load`), otherwise it parses
-    candidates.csv itself (slower: a 4 GB text file)."""
+    SHA-256 with the plan (`save`); the draw computes from them and keeps the result only if they still have it
+    (`_Committed`), otherwise it parses candidates.csv itself (slower: a 4 GB text file)."""
 
     strata: pl.Series
     index: pl.DataFrame
@@ -566,8 +566,8 @@ class _Candidates:
         return digest.hexdigest(), self.index.height
 
     def save(self, directory: Path) -> str:
-        """Write the columns next to candidates.csv; the SHA-256 of both files together (hashed as written), for
-        `load`."""
+        """Write the columns next to candidates.csv; the SHA-256 of both files together (hashed as written), for the
+        draw (`_Committed`)."""
         frame = self.usccs.to_frame("uscc")
         if self.ids is not None:
             frame = frame.with_columns(self.ids.alias("id"))
@@ -577,17 +577,6 @@ class _Candidates:
                 columns.write_ipc(cast(IO[bytes], out))
             digests.append(out.hexdigest())
         return _combined_sha256(digests)
-
-    @classmethod
-    def load(cls, plan: InspectionPlan, strata: list[dict[str, Any]]) -> _Candidates:
-        """The committed candidates of a frozen plan. Raises `InspectionError` when candidates.csv no longer has
-        the SHA-256 recorded at the freeze (the published file must stay verifiable)."""
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="candidates-check") as pool:
-            committed = _Committed(plan, strata, pool)
-            committed.published()
-            if committed.columns is not None and committed.columns_intact():
-                return committed.columns
-            return committed.from_csv()
 
     @classmethod
     def parse(cls, path: Path, names: pl.Series) -> _Candidates:
