@@ -928,6 +928,33 @@ def _draw_all(seed: str, candidates: _Candidates, meta: list[dict[str, Any]], la
     return draws, ids, effective, used
 
 
+def _draw_committed(plan: InspectionPlan, meta: list[dict[str, Any]], seed: str, laps: _Laps) -> tuple[
+        list[draw_domain.StratumDraw], dict[str, int], list[dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`_draw_all` from the committed candidates. The published candidates.csv and the freeze's copy in
+    columns are read back from disk and hashed (≈ 5 GB at province scale) while the draw is computed from the
+    columns; the result is given only once both checks have passed, and from candidates.csv itself when the columns
+    are missing or not the freeze's. A changed candidates.csv raises `InspectionError`."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="candidates-check") as pool:
+        committed = _Committed(plan, meta, pool)
+        laps("load")
+        columns, committed.columns = committed.columns, None  # released once drawn from
+        drawn = None
+        if columns is not None:
+            try:
+                drawn = _draw_all(seed, columns, meta, laps)
+            except Exception:
+                committed.published()  # a changed candidates.csv is the error to name
+                if committed.columns_intact():
+                    raise
+            del columns
+        intact = drawn is not None and committed.columns_intact()
+        committed.published()
+        laps("check_files")
+        if drawn is not None and intact:
+            return drawn
+        return _draw_all(seed, committed.from_csv(), meta, laps)
+
+
 def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     """Draw every stratum with the committed candidates and the confirmed randomness, replace deregistered
     entities by alternates, store the selections and merge them into visits. Once only."""
@@ -941,28 +968,7 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     meta = manifest["strata"]
     laps = _Laps(f"draw of plan {plan.pk}")
     seed = draw_domain.seed_of(plan.commitment, plan.randomness)
-    # The published candidates.csv and the freeze's copy in columns are read back from disk and hashed (≈ 5 GB at
-    # province scale) while the draw is computed from the columns: nothing is stored before both checks pass.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="candidates-check") as pool:
-        committed = _Committed(plan, meta, pool)
-        laps("load")
-        drawn = None
-        if committed.columns is not None:
-            try:
-                drawn = _draw_all(seed, committed.columns, meta, laps)
-            except Exception:
-                committed.published()  # a changed candidates.csv is the error to name
-                if committed.columns_intact():
-                    raise
-            else:
-                if not committed.columns_intact():
-                    drawn = None
-            committed.columns = None
-        committed.published()
-        laps("check_files")
-        if drawn is None:  # the columns are missing or not the freeze's: from candidates.csv itself
-            drawn = _draw_all(seed, committed.from_csv(), meta, laps)
-    draws, ids, effective, used = drawn
+    draws, ids, effective, used = _draw_committed(plan, meta, seed, laps)
     draw_doc = draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used)
     replaced_by = {(u["stratum"], u["by"]): u["replaced"] for u in used if u["by"]}
     strata = read_frame(f"SELECT key, id, task_id, item_id, risk_class, is_slice FROM {quoted_table(DrawStratum)} "  # noqa: S608
