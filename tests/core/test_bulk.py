@@ -67,3 +67,23 @@ def test_booleans_and_nulls_read_back_as_they_are_inside_a_transaction():
     frame = read_frame("SELECT 1 AS n, true AS yes, false AS no, NULL AS unknown", [],
                        {"n": pl.Int64, "yes": pl.Boolean, "no": pl.Boolean, "unknown": pl.Boolean})
     assert frame.row(0) == (1, True, False, None)
+
+
+_ARRAYS = ("SELECT k, array_agg(v ORDER BY v) FROM (VALUES (1, 30), (1, 10), (2, 20), (3, NULL)) AS t(k, v) "
+           "WHERE v IS NOT NULL GROUP BY k UNION ALL SELECT 4, ARRAY[]::bigint[] UNION ALL SELECT 5, NULL ORDER BY 1")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="arrays are PostgreSQL's")
+def test_arrays_read_back_as_lists_inside_a_transaction():
+    """COPY … CSV spells an array {10,30}; read back it is the same list as through ADBC (below)."""
+    from jianguan.core.bulk import read_frame
+
+    frame = read_frame(_ARRAYS, [], {"k": pl.Int64, "ids": pl.List(pl.Int64)})
+    assert frame.rows() == [(1, [10, 30]), (2, [20]), (4, []), (5, None)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="arrays are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_arrays_read_back_as_lists_through_adbc():
+    [frame, _] = read_frames([Read(_ARRAYS, [], {"k": pl.Int64, "ids": pl.List(pl.Int64)}), _setting_read("on")])
+    assert frame.rows() == [(1, [10, 30]), (2, [20]), (4, []), (5, None)]

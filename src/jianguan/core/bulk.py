@@ -173,11 +173,21 @@ def _read_copy(query: str, schema: Mapping[str, Any], settings: Mapping[str, str
     if buf.tell() == 0:
         return pl.DataFrame(schema=dict(schema))
     buf.seek(0)
-    # PostgreSQL's CSV spells booleans t/f, which Polars does not read as booleans
+    # PostgreSQL's CSV spells booleans t/f, which Polars does not read as booleans, and arrays {1,2,3}
     booleans = [c for c, t in schema.items() if t == pl.Boolean]
+    arrays = [c for c, t in schema.items() if isinstance(t, pl.List) or t == pl.List]
     frame = pl.read_csv(buf, has_header=False, new_columns=list(schema), try_parse_dates=False,
-                        schema_overrides={c: pl.String if c in booleans else t for c, t in schema.items()})
-    return frame.with_columns([(pl.col(c) == "t").alias(c) for c in booleans]) if booleans else frame
+                        schema_overrides={c: pl.String if c in booleans or c in arrays else t
+                                          for c, t in schema.items()})
+    return frame.with_columns([(pl.col(c) == "t").alias(c) for c in booleans]
+                              + [_array_of(pl.col(c), schema[c]).alias(c) for c in arrays])
+
+
+def _array_of(text: pl.Expr, kind: Any) -> pl.Expr:
+    """A one-dimensional PostgreSQL array of numbers or codes, as COPY CSV spells it ({1,2,3}), as a list."""
+    inner = text.str.strip_prefix("{").str.strip_suffix("}")
+    return (pl.when(inner == "").then(pl.lit([], dtype=kind))
+            .otherwise(inner.str.split(",").cast(kind)))
 
 
 def read_frame(sql: str, params: Mapping[str, Any] | Sequence[Any] | None, schema: Mapping[str, Any], *,

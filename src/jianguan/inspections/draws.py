@@ -134,7 +134,7 @@ class _Registry:
 
 def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Classes) -> _Registry:
     """The entities in scope and the holders of the labels and licence types the rules name: read at once on two
-    connections (at province scale 13 million entities and 20 million label rows, ≈ 9 s each).
+    connections (at province scale 13 million entities and 20 million label rows, ≈ 7 and 5.5 s alone).
 
     On PostgreSQL the entities come in the order of the list index (division, status, USCC), which holds every
     column read: it then reads that index, not another covering one of the same size; the draw's look-up of the
@@ -142,54 +142,80 @@ def _read_registry(rules: list[dict[str, Any]], prefixes: list[str], classes: Cl
     from disk (province bench: that look-up 12–13 s → 2–3 s); and when the rules accept one status (as a rule does
     by default: active), the rows of each county already come in USCC order, which `_by_group_and_uscc` keeps
     instead of sorting 13 million USCCs. SQLite has no such index; there the order would only cost a sort (a
-    500,000-row read: 0.5 s → 1.1 s)."""
+    500,000-row read: 0.5 s → 1.1 s).
+
+    Decoding a read costs the client about as much CPU as the server spends sending it, per value: so the status is
+    not read when the rules accept only one, and the holders of each label or licence type come as one array per
+    code (`_holders_read`)."""
     in_index_order = " ORDER BY division_id, status, uscc" if connection.vendor == "postgresql" else ""
     statuses = sorted({s for rule in rules for s in (rule.get("statuses") or [Entity.Status.ACTIVE])})
     where = " OR ".join(["division_id LIKE %s ESCAPE '\\'"] * len(prefixes))
+    status_column = ", status" if len(statuses) > 1 else ""  # else every row's is statuses[0]
     reads = [Read(
-        f"SELECT id, uscc, division_id, kind, industry_id, status FROM {quoted_table(Entity)} "  # noqa: S608
+        f"SELECT id, uscc, division_id, kind, industry_id{status_column} FROM {quoted_table(Entity)} "  # noqa: S608
         f"WHERE status IN ({', '.join(['%s'] * len(statuses))}) AND ({where}){in_index_order}",
         [*statuses, *(_like_prefix(p) for p in prefixes)],
         {"id": pl.Int64, "uscc": pl.String, "division": pl.String, "kind": pl.String, "industry": pl.String,
-         "status": pl.String})]
+         **({"status": pl.String} if status_column else {})})]
     label_codes = dict(Label.objects.filter(code__in={c for rule in rules for c in rule.get("labels") or []})
                        .values_list("id", "code"))
     if label_codes:  # by label id: an index-only scan of (label, entity), no join
-        reads.append(Read(f"SELECT entity_id, label_id FROM {quoted_table(EntityLabel)} "  # noqa: S608
-                          f"WHERE label_id IN ({', '.join(['%s'] * len(label_codes))})", sorted(label_codes),
-                          {"id": pl.Int64, "code": pl.Int64}))
+        reads.append(_holders_read(quoted_table(EntityLabel), "label_id", pl.Int64,
+                                   f"label_id IN ({', '.join(['%s'] * len(label_codes))})", sorted(label_codes)))
     types = sorted({t for rule in rules for t in rule.get("licences") or []})
     if types:
-        reads.append(Read(f"SELECT entity_id, type FROM {quoted_table(Licence)} "  # noqa: S608
-                          f"WHERE status = %s AND type IN ({', '.join(['%s'] * len(types))})",
-                          [Licence.Status.VALID, *types], {"id": pl.Int64, "code": pl.String}))
+        reads.append(_holders_read(quoted_table(Licence), "type", pl.String,
+                                   f"status = %s AND type IN ({', '.join(['%s'] * len(types))})",
+                                   [Licence.Status.VALID, *types]))
     frames = read_frames(reads)
     entities = frames.pop(0)
+    if not status_column:
+        entities = entities.with_columns(status=pl.lit(statuses[0], dtype=pl.String))
     labels: dict[str, pl.Series] = {}
     if label_codes:
-        labels = {label_codes[code]: part["id"] for (code,), part in frames.pop(0).partition_by(
-            "code", as_dict=True).items()}
-    licences: dict[str, pl.Series] = {}
-    if types:
-        licences = {code: part["id"] for (code,), part in frames.pop(0).partition_by("code", as_dict=True).items()}
-    sections = pl.DataFrame(list(Industry.objects.values_list("code", "section")), orient="row",
-                            schema={"industry": pl.String, "section": pl.String})
-    entities = (entities.join(sections, on="industry", how="left")
-                .with_columns(_class_of(entities["id"], classes).alias("cls")))
-    # Sorted once by (risk class, county, uscc), numbering the (risk class, county) pairs in order so that the sort
-    # compares one string column, not three: every item's filter keeps this order, so its strata come out in order
-    # and each sorted, without a sort per item.
-    pairs = entities.select("cls", "division").unique().sort(["cls", "division"]).with_row_index("group")
-    entities = (_by_group_and_uscc(entities.join(pairs, on=["cls", "division"], how="left", maintain_order="left")
-                                   .drop("cls"), by_county_and_uscc=bool(in_index_order) and len(statuses) == 1)
-                .with_row_index("row").rechunk())  # one chunk: its USCCs are gathered from by position
+        labels = {label_codes[code]: ids for code, ids in _holders_by_code(frames.pop(0)).items()}
+    licences: dict[str, pl.Series] = _holders_by_code(frames.pop(0)) if types else {}
     # The columns the rules test, as enums of the values present: each item's rule then compares small integers
     # (its industry prefixes, say, become the list of industry codes they match), not 13 million strings per item
-    # (a province plan's 200 items: ≈ 70 → 20 ms each).
-    values = {c: sorted(entities[c].drop_nulls().unique().to_list()) for c in _CODED}
-    entities = entities.with_columns([pl.col(c).cast(pl.Enum(values[c])) for c in _CODED])
-    groups = [(cls, county) for _group, cls, county in pairs.iter_rows()]
+    # (a province plan's 200 items: ≈ 70 → 20 ms each). Cast before the sort below, which then moves integers.
+    values = {c: sorted(entities[c].drop_nulls().unique().to_list()) for c in _CODED if c != "section"}
+    entities = entities.with_columns([pl.col(c).cast(pl.Enum(values[c])) for c in values])
+    section_of = dict(Industry.objects.filter(code__in=values["industry"]).values_list("code", "section"))
+    values["section"] = sorted({s for s in section_of.values() if s})
+    sections = pl.Series([section_of.get(code) or None for code in values["industry"]],
+                         dtype=pl.Enum(values["section"]))
+    entities = entities.with_columns(section=sections.gather(entities["industry"].to_physical()))
+    # Sorted once by (risk class, county, uscc), numbering the (risk class, county) pairs present in order, so that
+    # the sort compares one integer column, not three: every item's filter keeps this order, so its strata come out
+    # in order and each sorted, without a sort per item.
+    cls = _class_of(entities["id"], classes)
+    counties, names = values["division"], cls.dtype.categories.to_list()  # type: ignore[attr-defined]
+    pair = cls.to_physical().cast(pl.UInt32) * len(counties) + entities["division"].to_physical().cast(pl.UInt32)
+    present = pair.unique().sort()
+    numbering = np.zeros(len(names) * len(counties), dtype=np.uint32)
+    numbering[present.to_numpy()] = np.arange(len(present), dtype=np.uint32)
+    entities = (_by_group_and_uscc(entities.with_columns(group=pl.Series(numbering).gather(pair)),
+                                   by_county_and_uscc=bool(in_index_order) and len(statuses) == 1)
+                .with_row_index("row").rechunk())  # one chunk: its USCCs are gathered from by position
+    groups = [(names[p // len(counties)], counties[p % len(counties)]) for p in present.to_list()]
     return _Registry(entities, labels, licences, groups, statuses, prefixes, values)
+
+
+def _holders_read(table: str, code: str, kind: pl.DataType | type[pl.DataType], where: str, params: list[Any]) -> Read:
+    """The ids of the entities holding each code (`code`, `ids`). On PostgreSQL one array per code: decoding 20
+    million rows of (entity, label) costs the client ≈ 4 s of CPU, their arrays ≈ 1 s, for the same server time."""
+    if connection.vendor == "postgresql":
+        return Read(f"SELECT {code}, array_agg(entity_id) FROM {table} WHERE {where} GROUP BY {code}",  # noqa: S608
+                    params, {"code": kind, "ids": pl.List(pl.Int64)})
+    return Read(f"SELECT {code}, entity_id FROM {table} WHERE {where}", params,  # noqa: S608
+                {"code": kind, "id": pl.Int64})
+
+
+def _holders_by_code(frame: pl.DataFrame) -> dict[Any, pl.Series]:
+    """Code -> the ids holding it, from a `_holders_read` frame (arrays, or one row per holder)."""
+    if "id" in frame.columns:
+        frame = frame.group_by("code").agg("id").rename({"id": "ids"})
+    return {code: ids.rename("id") for code, ids in zip(frame["code"].to_list(), frame["ids"], strict=True)}
 
 
 _CODED = ("division", "kind", "industry", "section", "status")
@@ -230,21 +256,23 @@ def _by_group_and_uscc(frame: pl.DataFrame, *, by_county_and_uscc: bool = False)
 
 
 def _class_of(ids: pl.Series, classes: Classes) -> pl.Series:
-    """The risk class of each entity id (B when it has none). Ids are dense (a table's serial), so a class table
-    indexed by id is gathered from, instead of joining 13 million ids with 13 million classes (≈ 5 s)."""
+    """The risk class of each entity id (B when it has none), as an enum of the classes present and B. Ids are
+    dense (a table's serial), so a class table indexed by id is gathered from, instead of joining 13 million ids
+    with 13 million classes (≈ 5 s)."""
     known = _classes_frame(classes)
-    if ids.is_empty():
-        return pl.Series("cls", [], dtype=pl.String)
     names = sorted(set(known["cls"].unique().to_list()) | {"B"})
+    kind = pl.Enum(names)
+    if ids.is_empty():
+        return pl.Series("cls", [], dtype=kind)
     top = max(int(ids.max()), int(known["id"].max()) if known.height else 0)  # type: ignore[arg-type]
     if ids.min() < 0 or top > 4 * (ids.len() + known.height):  # type: ignore[operator]  # sparse: join instead
         return (ids.to_frame("id").join(known, on="id", how="left", maintain_order="left")["cls"]
-                .fill_null("B"))
+                .fill_null("B").cast(kind))
     table = pl.Series(np.full(top + 1, names.index("B"), dtype=np.uint8))
     if known.height:
         table = table.scatter(known["id"], known["cls"].replace_strict(
             {name: i for i, name in enumerate(names)}, return_dtype=pl.UInt8))
-    return pl.Series("cls", names).gather(table.gather(ids))
+    return pl.Series("cls", names, dtype=kind).gather(table.gather(ids))
 
 
 def _holders(found: dict[str, pl.Series], codes: list[str]) -> pl.Series:
