@@ -1,6 +1,7 @@
 """Back-office and portal pages: scope (another county's record → 404), forms with Chinese errors, imports."""
 
 import io
+import json
 
 import pytest
 
@@ -168,10 +169,14 @@ def test_portal_shows_commitment_before_randomness_and_files_verify(org, staff, 
     plan = draws.plan_freeze(make_plan(org, staff, ratios={"B": "0.1"}), actor=staff.handler, today=TODAY)
     page = client.get(f"/draws/{plan.pk}/").content.decode()
     assert plan.commitment in page and "尚未产生" in page
+    strata = len(json.loads(plan.manifest_json)["strata"])
+    assert f"{plan.candidates_count} 行，{strata} 个分层" in page
+    assert f"/draws/{plan.pk}/files/draw.json" not in page
     assert client.get(f"/draws/{plan.pk}/files/draw.json").status_code == 404
     draws.plan_randomness_enter(plan, "7", actor=staff.handler)
     plan = draws.plan_randomness_enter(plan, "7", actor=staff.head)
     draws.plan_draw(plan, actor=staff.handler)
+    assert f"/draws/{plan.pk}/files/draw.json" in client.get(f"/draws/{plan.pk}/").content.decode()
     for name in ("candidates.csv", "manifest.json", "draw.json", "verify_draw.py"):
         resp = client.get(f"/draws/{plan.pk}/files/{name}")
         assert resp.status_code == 200
