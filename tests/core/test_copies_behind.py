@@ -1,5 +1,6 @@
-"""Batches of audit entries hashed in memory (AuditBatches) and bulk inserts sent behind the caller (CopiesBehind):
-the chain stays whole, a failed batch is the error the caller sees, and nothing of it stays."""
+"""Batches of audit entries hashed in memory (AuditBatches), bulk inserts sent behind the caller (CopiesBehind) and a
+statement run behind the caller (StatementBehind): the chain stays whole, a failed batch or statement is the error
+the caller sees, and nothing of it stays."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from jianguan.core.audit import ENTRY_COLUMNS, ENTRY_TABLE, AuditBatches, AuditEvent, audit_record, audit_verify
-from jianguan.core.db import CopiesBehind
+from jianguan.core.db import CopiesBehind, StatementBehind, quoted_table
 from jianguan.core.models import AuditChainHead, AuditEntry, Unit
 
 COLUMNS = ["code", "name", "kind", "department_id", "division_id", "parent_id", "path"]
@@ -92,3 +93,43 @@ def test_batches_lock_the_head_only_once_they_hash_something(db):
         assert not _head_locked()
         audit.rows(_events(1))
         assert _head_locked()  # from the first batch on, until the transaction ends
+
+
+def _rename_units(prefix: str, new: str) -> StatementBehind:
+    return StatementBehind(f"UPDATE {quoted_table(Unit)} SET name = %s WHERE code LIKE %s", [new, f"{prefix}%"])  # noqa: S608
+
+
+def test_a_statement_behind_runs_in_the_callers_transaction(org):
+    station = org.station
+    for k in range(3):
+        Unit.objects.create(code=f"TSB{k}", name=f"测试{k}", kind=station.kind, department=station.department,
+                            division=station.division, parent=station)
+    with transaction.atomic():
+        with _rename_units("TSB", "改名") as renaming:
+            computed = sum(range(100_000))  # the caller's own work meanwhile
+        assert renaming.rowcount() == 3 and computed
+        assert set(Unit.objects.filter(code__startswith="TSB").values_list("name", flat=True)) == {"改名"}
+        transaction.set_rollback(True)
+    assert set(Unit.objects.filter(code__startswith="TSB").values_list("name", flat=True)) == {"测试0", "测试1",
+                                                                                               "测试2"}
+
+
+def test_a_failed_statement_behind_is_the_error_and_nothing_stays(org):
+    station = org.station
+    Unit.objects.create(code="TSB0", name="测试", kind=station.kind, department=station.department,
+                        division=station.division, parent=station)
+    unit_table = quoted_table(Unit)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Unit.objects.filter(code="TSB0").update(name="改过")
+        with StatementBehind(f"UPDATE {unit_table} SET code = NULL WHERE code = %s", ["TSB0"]):  # noqa: S608
+            pass
+    assert Unit.objects.get(code="TSB0").name == "测试"
+
+
+def test_an_error_of_the_block_comes_first_and_the_statement_is_rolled_back(org):
+    station = org.station
+    Unit.objects.create(code="TSB0", name="测试", kind=station.kind, department=station.department,
+                        division=station.division, parent=station)
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), _rename_units("TSB", "改名"):
+        1 / 0  # noqa: B018
+    assert Unit.objects.get(code="TSB0").name == "测试"

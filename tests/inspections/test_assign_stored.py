@@ -118,20 +118,20 @@ def test_stored_teams_and_rejections_are_the_rules_result(org, staff, food_world
     assert Visit.objects.filter(plan=first, status="unassigned").count() == 0  # the other plan untouched
 
 
-def test_visits_changed_while_the_rule_ran_store_nothing(org, staff, food_world, monkeypatch):
+def test_visits_changed_after_they_were_read_store_nothing(org, staff, food_world, monkeypatch):
     from jianguan.inspections import assignment, services
     from jianguan.inspections.models import AssignmentRejection, Visit, VisitInspector
 
     plan = _drawn(org, staff, tasks=[{"name": "食品", "items": ("SCJG-SP-01",), "department": "samr",
                                       "ratios": {"B": "1"}}])
-    rule = assignment.assign_domain.assign_inspectors
+    read = assignment._inputs
 
-    def meanwhile(*args, **kwargs):  # another assignment takes one visit while this one computes
-        result = rule(*args, **kwargs)
+    def meanwhile(*args, **kwargs):  # another assignment takes one visit after this one has read them
+        inputs = read(*args, **kwargs)
         Visit.objects.filter(pk=plan.visits.order_by("number").first().pk).update(status=Visit.Status.ASSIGNED)
-        return result
+        return inputs
 
-    monkeypatch.setattr(assignment.assign_domain, "assign_inspectors", meanwhile)
+    monkeypatch.setattr(assignment, "_inputs", meanwhile)
     with pytest.raises(services.InspectionError, match="检查的分配状态在选派期间已被修改"):
         assignment.plan_assign(plan, actor=staff.handler, today=TODAY)
     assert not VisitInspector.objects.filter(visit__plan=plan).exists()

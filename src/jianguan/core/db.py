@@ -220,6 +220,48 @@ class CopiesBehind:
                 self._formatting.close()
 
 
+class StatementBehind:
+    """One statement run on the caller's connection — same session and transaction — while the caller's block
+    computes in Python (an assignment marks a province plan's 124,000 visits, ≈ 2.3 s of the server's work, while
+    its rule runs). The block must not use the connection meanwhile (a statement it ran would wait for this one:
+    psycopg's connection lock). :meth:`rowcount` waits for the statement and gives its row count, or raises its error
+    (Django's class). Leaving the block waits for it too; an error of the block comes before the statement's.
+    Elsewhere (SQLite) the statement runs at once, on entering."""
+
+    def __init__(self, sql: str, params: Sequence[Any], using: str = "default") -> None:
+        self._db = connections[using]
+        self._sql, self._params = sql, list(params)
+        self._pool: ThreadPoolExecutor | None = None
+        self._done: Future[int] = Future()
+
+    def __enter__(self) -> StatementBehind:
+        if self._db.vendor != "postgresql":
+            with self._db.cursor() as cur:
+                cur.execute(self._sql, self._params)
+                self._done.set_result(cur.rowcount)
+            return self
+        self._db.ensure_connection()
+        raw = self._db.connection
+
+        def run() -> int:
+            with self._db.wrap_database_errors, raw.cursor() as cur:
+                cur.execute(self._sql, self._params)
+                return cur.rowcount
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="statement-behind")
+        self._done = self._pool.submit(run)
+        return self
+
+    def rowcount(self) -> int:
+        return self._done.result()
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()  # the statement is over before anything else uses the connection
+        if exc is None:
+            self._done.result()
+
+
 @contextmanager
 def planner_settings(using: str = "default", **settings: str) -> Iterator[None]:
     """Run the statements of the block with these PostgreSQL planner settings (e.g. ``enable_seqscan="off"``), then

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from jianguan.core.audit import audit_record
 from jianguan.core.bulk import Read, read_frames, write_models
-from jianguan.core.db import quoted_table, references_checked_once
+from jianguan.core.db import StatementBehind, quoted_table, references_checked_once
 from jianguan.core.models import Department, Unit, User
 from jianguan.inspections.domain import assign as assign_domain
 from jianguan.inspections.domain import draw as draw_domain
@@ -62,45 +62,62 @@ def plan_assign(plan: InspectionPlan, *, actor: User | None, today: dt.date) -> 
     visits, inspectors = _domain_visits(frames), _domain_inspectors(frames, areas)
     read = time.perf_counter()
     try:
-        result = assign_domain.assign_inspectors(
-            plan.seed, visits, inspectors, recent=_recent(frames.recent),
-            interval_days=rules.same_entity_interval_days, today=today, workload=_workload(frames.workload),
-            cap=rules.workload_cap_per_period, min_team=rules.min_team_size)
-    except draw_domain.DrawInputError as exc:
-        raise InspectionError(str(exc)) from None
-    ruled = time.perf_counter()
-    if result.failures:
+        with transaction.atomic():
+            locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
+            # The visits are marked assigned by the server while the rule runs (≈ 2.3 s for a province plan's
+            # 124,000 visits, beside ≈ 6.5 s of rule); a failure below rolls the marks back.
+            with StatementBehind(f"UPDATE {quoted_table(Visit)} SET status = %s "  # noqa: S608
+                                 "WHERE plan_id = %s AND status = %s",
+                                 [Visit.Status.ASSIGNED, locked.pk, Visit.Status.UNASSIGNED]) as marking:
+                try:
+                    result = assign_domain.assign_inspectors(
+                        plan.seed, visits, inspectors, recent=_recent(frames.recent),
+                        interval_days=rules.same_entity_interval_days, today=today,
+                        workload=_workload(frames.workload), cap=rules.workload_cap_per_period,
+                        min_team=rules.min_team_size)
+                except draw_domain.DrawInputError as exc:
+                    raise InspectionError(str(exc)) from None
+            ruled = time.perf_counter()
+            if result.failures:
+                raise _Unstaffed(result)
+            # No failure: every visit read (the plan's unassigned ones) has a team, so the visits marked must be
+            # exactly these; otherwise another assignment ran meanwhile, and nothing is stored.
+            if marking.rowcount() != len(result.teams):
+                raise InspectionError(_("检查的分配状态在选派期间已被修改，未分配任何检查，请重新选派"))
+            _store_teams(locked, result, frames.visits, actor=actor)
+    except _Unstaffed as unstaffed:
+        result, ruled = unstaffed.result, time.perf_counter()
         _store_failures(plan, result, actor=actor)
-    else:
-        _store_teams(plan, result, frames.visits, actor=actor)
     log.info("plan %s: %d visits, %d inspectors, %d failures; read %.2f s, rule %.2f s, store %.2f s", plan.pk,
              len(visits), len(inspectors), len(result.failures), read - started, ruled - read,
              time.perf_counter() - ruled)
     return result
 
 
-def _store_teams(plan: InspectionPlan, result: assign_domain.Assignment, visits: pl.DataFrame, *,
+class _Unstaffed(Exception):
+    """Leaves the assignment's transaction when a visit cannot be staffed, so that its marks are rolled back."""
+
+    def __init__(self, result: assign_domain.Assignment) -> None:
+        super().__init__(len(result.failures))
+        self.result = result
+
+
+def _store_teams(locked: InspectionPlan, result: assign_domain.Assignment, visits: pl.DataFrame, *,
                  actor: User | None) -> None:
-    """Store every team and rejection, mark the visits assigned and audit it, in one transaction."""
+    """Store every team and rejection and audit it, in the caller's transaction (the plan locked, its visits
+    already marked assigned)."""
     visit_pk = dict(zip(visits["number"].to_list(), visits["id"].to_list(), strict=True))
-    team, rejections = _team_frame(plan.seed, result, visit_pk), _rejection_frame(plan, result, visit_pk)
-    with transaction.atomic():
-        locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
-        visits_of_plan = f"visit_id IN (SELECT id FROM {quoted_table(Visit)} WHERE plan_id = %s)"  # noqa: S608
-        with references_checked_once([(VisitInspector._meta.db_table, visits_of_plan, [locked.pk]),
-                                      (AssignmentRejection._meta.db_table, "plan_id = %s", [locked.pk])]):
-            write_models(VisitInspector, team)
-            write_models(AssignmentRejection, rejections)
-        # No failure: every visit read (the plan's unassigned ones) has a team, so they are exactly these.
-        marked = Visit.objects.filter(plan=locked, status=Visit.Status.UNASSIGNED).update(
-            status=Visit.Status.ASSIGNED)
-        if marked != len(result.teams):  # another assignment ran meanwhile: store nothing
-            raise InspectionError(_("检查的分配状态在选派期间已被修改，未分配任何检查，请重新选派"))
-        locked.assignment_error = {}
-        locked.save(update_fields=["assignment_error"])
-        audit_record(locked, "assign", actor=actor,
-                     after={"visits": len(result.teams), "rejections": len(result.rejections)},
-                     reason=_("随机选派检查人员"))
+    team, rejections = _team_frame(locked.seed, result, visit_pk), _rejection_frame(locked, result, visit_pk)
+    visits_of_plan = f"visit_id IN (SELECT id FROM {quoted_table(Visit)} WHERE plan_id = %s)"  # noqa: S608
+    with references_checked_once([(VisitInspector._meta.db_table, visits_of_plan, [locked.pk]),
+                                  (AssignmentRejection._meta.db_table, "plan_id = %s", [locked.pk])]):
+        write_models(VisitInspector, team)
+        write_models(AssignmentRejection, rejections)
+    locked.assignment_error = {}
+    locked.save(update_fields=["assignment_error"])
+    audit_record(locked, "assign", actor=actor,
+                 after={"visits": len(result.teams), "rejections": len(result.rejections)},
+                 reason=_("随机选派检查人员"))
 
 
 def _store_failures(plan: InspectionPlan, result: assign_domain.Assignment, *, actor: User | None) -> None:
@@ -213,18 +230,22 @@ def _domain_visits(frames: _Inputs) -> list[assign_domain.Visit]:
     """The visits as the rule sees them: what each department carries (the item categories of its items; a partner
     department of a task that drew the visit carries none of its own), and the visit's county.
 
-    Grouped in Polars, so Python sees one row per visit, not one per item. A visit without any item keeps empty
-    `needs` (the rule refuses it, as before)."""
+    Grouped in Polars, each visit's needs written as one JSON key: visits share a few hundred distinct needs (a
+    province plan: 642 among 124,000 visits), each made into Python objects once and shared, 0.4 s instead of 1.6–2.
+    A visit without any item keeps empty `needs` (the rule refuses it)."""
     partners = frames.partners.with_columns(category=pl.lit(None, dtype=pl.String))
-    needs = (pl.concat([frames.items, partners])
-             .group_by("visit", "department").agg(pl.col("category").drop_nulls().unique())
-             .group_by("visit").agg("department", "category"))
-    rows = (frames.visits.join(needs, left_on="id", right_on="visit", how="left")
-            .select("number", "uscc", pl.col("area").str.slice(0, 6), "department", "category"))
-    return [assign_domain.Visit(task_id=number, uscc=uscc, area=area,
-                                needs=dict(zip(departments, map(frozenset, categories), strict=True))
-                                if departments else {})
-            for number, uscc, area, departments, categories in zip(*_columns(rows), strict=True)]
+    keys = (pl.concat([frames.items, partners])
+            .group_by("visit", "department").agg(pl.col("category").drop_nulls().unique().sort())
+            .sort("visit", "department")
+            .group_by("visit", maintain_order=True).agg(pl.struct("department", "category").alias("needs"))
+            .select("visit", pl.struct("needs").struct.json_encode().alias("key")))
+    rows = (frames.visits.join(keys, left_on="id", right_on="visit", how="left")
+            .select("number", "uscc", pl.col("area").str.slice(0, 6), "key"))
+    needs: dict[str | None, dict[str, frozenset[str]]] = {
+        key: {} if key is None else {n["department"]: frozenset(n["category"]) for n in json.loads(key)["needs"]}
+        for key in rows["key"].unique().to_list()}
+    return [assign_domain.Visit(task_id=number, uscc=uscc, area=area, needs=needs[key])
+            for number, uscc, area, key in zip(*_columns(rows), strict=True)]
 
 
 def _columns(frame: pl.DataFrame) -> list[list[Any]]:

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from jianguan.core.audit import audit_record
 from jianguan.core.bulk import Read, read_frame, read_frames, write_models
 from jianguan.core.db import quoted_table, references_checked_once
+from jianguan.core.domain.audit_chain import canonical_json_plain
 from jianguan.core.files import UncachedWriter, sha256_uncached
 from jianguan.core.models import Division, User
 from jianguan.inspections.domain import draw as draw_domain
@@ -709,7 +710,8 @@ def _candidates_path(plan: InspectionPlan) -> Path:
 
 
 def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """JSON with sorted keys, no spaces, non-ASCII kept (orjson: a province draw.json of 60 MB in 0.1 s, not 0.6)."""
+    return canonical_json_plain(obj)
 
 
 def verified_candidates_path(plan: InspectionPlan) -> Path:
@@ -998,26 +1000,28 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     laps = _Laps(f"draw of plan {plan.pk}")
     seed = draw_domain.seed_of(plan.commitment, plan.randomness)
     draws, ids, effective, used = _draw_committed(plan, meta, seed, laps)
-    draw_doc = draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used)
     replaced_by = {(u["stratum"], u["by"]): u["replaced"] for u in used if u["by"]}
     strata = read_frame(f"SELECT key, id, task_id, item_id, risk_class, is_slice FROM {quoted_table(DrawStratum)} "  # noqa: S608
                         "WHERE plan_id = %s", [plan.pk],
                         {"key": pl.String, "id": pl.Int64, "task_id": pl.Int64, "item_id": pl.Int64,
                          "risk_class": pl.String, "is_slice": pl.Boolean})
     stratum_ids = dict(zip(strata["key"].to_list(), strata["id"].to_list(), strict=True))
+    selections = pl.DataFrame({
+        "plan_id": [plan.pk] * len(effective),
+        "stratum_id": [stratum_ids[e["stratum"]] for e in effective],
+        "entity_id": [ids[e["uscc"]] for e in effective],
+        "uscc": [e["uscc"] for e in effective], "ticket": [e["ticket"] for e in effective],
+        "replaced_uscc": [replaced_by.get((e["stratum"], e["uscc"]), "") for e in effective]},
+        schema={"plan_id": pl.Int64, "stratum_id": pl.Int64, "entity_id": pl.Int64, "uscc": pl.String,
+                "ticket": pl.String, "replaced_uscc": pl.String})
+    merged = _merge(plan, {t.pk: (t.period_start, t.period_end) for t in plan.tasks.all()}, selections, strata)
+    laps("merge")
+    draw_text = canonical(draw_domain.draw_json(plan.commitment, plan.randomness, seed, draws, used))
     laps("draw_json")
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
         if locked.seed:
             raise InspectionError(_("计划已经抽取，承诺公开后不能重新抽取；如需更正请创建新版本"))
-        selections = pl.DataFrame({
-            "plan_id": [locked.pk] * len(effective),
-            "stratum_id": [stratum_ids[e["stratum"]] for e in effective],
-            "entity_id": [ids[e["uscc"]] for e in effective],
-            "uscc": [e["uscc"] for e in effective], "ticket": [e["ticket"] for e in effective],
-            "replaced_uscc": [replaced_by.get((e["stratum"], e["uscc"]), "") for e in effective]},
-            schema={"plan_id": pl.Int64, "stratum_id": pl.Int64, "entity_id": pl.Int64, "uscc": pl.String,
-                    "ticket": pl.String, "replaced_uscc": pl.String})
         # The rows' foreign keys are checked once each after the writes where the session may (else one by one at
         # the commit, ≈ 7.5 s for a province draw's 2.4 M references).
         visits = quoted_table(Visit)
@@ -1031,17 +1035,18 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
             laps("store_selections")
             locked.seed = seed
             locked.drawn_at = timezone.now()
-            locked.draw_json = canonical(draw_doc)
+            locked.draw_json = draw_text
             locked.selections_count = selections.height
             locked.status = Status.DRAWN
             # Not the 8.5 MB manifest again: it is unchanged, and PostgreSQL would compress it anew.
             locked.save(update_fields=["seed", "drawn_at", "draw_json", "selections_count", "status"])
             laps("store_plan")
-            merged = _merge_into_visits(locked, selections, strata, laps)
+            _store_merged(locked, merged, laps)
         laps("check_references")
         audit_record(locked, "status:drawn", actor=actor, before={"status": Status.FROZEN},
                      after={"status": Status.DRAWN, "seed": seed, "selected": selections.height,
-                            "alternates_used": len(used), "visits": merged[0], "visits_saved": merged[1]},
+                            "alternates_used": len(used), "visits": locked.visits_count,
+                            "visits_saved": locked.visits_saved},
                      reason=_("按公开随机数抽取检查对象并合并联合检查"))
     laps("commit")
     laps.log()
@@ -1049,59 +1054,81 @@ def plan_draw(plan: InspectionPlan, *, actor: User | None) -> InspectionPlan:
     return plan
 
 
-def _merge_into_visits(plan: InspectionPlan, selections: pl.DataFrame, strata: pl.DataFrame,
-                       laps: _Laps | None = None) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _Merged:
+    """The visits of a draw (entity_id, number, period_start, period_end), their items (number, task_id, item_id,
+    stratum_id, risk_class, is_slice), and how many visits there would be without the merge."""
+
+    visits: pl.DataFrame
+    items: pl.DataFrame
+    separate: int
+
+
+def _merge(plan: InspectionPlan, periods: Mapping[int, tuple[dt.date, dt.date]], selections: pl.DataFrame,
+           strata: pl.DataFrame) -> _Merged:
     """Entities drawn by several tasks with overlapping periods get one visit carrying all their items.
 
-    `selections` (stratum_id, entity_id, in stratum then ticket order) as stored, `strata` the plan's (id, task_id,
-    item_id, risk_class, is_slice); the visits are numbered in entity id order and written, with their items, in
-    bulk (COPY on PostgreSQL)."""
-    periods = {t.pk: (t.period_start, t.period_end) for t in plan.tasks.all()}
-    by_id = {row[0]: row for row in strata.select("id", "task_id", "item_id", "risk_class", "is_slice").iter_rows()}
-    by_entity: dict[int, list[tuple[int, int, int, str, bool]]] = defaultdict(list)
-    for stratum_id, entity_id in zip(selections["stratum_id"].to_list(), selections["entity_id"].to_list(),
-                                     strict=True):
-        by_entity[entity_id].append(by_id[stratum_id])
-    separate = sum(len({st[1] for st in sts}) for sts in by_entity.values())
-    visits: list[tuple[int, str, dt.date, dt.date]] = []  # entity, number, period
-    items: dict[tuple[str, int, int], list[Any]] = {}  # (visit number, task, item) → VisitItem columns
-    seq = 0
-    for entity_id in sorted(by_entity):
-        sts = sorted(by_entity[entity_id], key=lambda st: (periods[st[1]][0], st[1]))
-        clusters: list[tuple[dt.date, dt.date, list[tuple[int, int, int, str, bool]]]] = []
-        for st in sts:
-            begin, finish = periods[st[1]]
+    `periods` the plan's tasks' (start, end) by task id, `selections` (stratum_id, entity_id, in stratum then ticket
+    order), `strata` the plan's (id, task_id, item_id, risk_class, is_slice). An entity's tasks are taken in order
+    of (start, task id); each joins the entity's last visit when its period overlaps that visit's (the visit's period
+    becoming the overlap), else opens a new one. The visits are numbered in entity id order, then in that order; a
+    visit's items in the same order (the selections' order among a task's own), an item drawn twice for one visit
+    (in the A stratum and the A control slice) once, marked as the slice's.
+
+    In columns (Polars): a province draw's 366,000 selections in ≈ 0.2 s, against 1.8 s one by one in Python. Only
+    the clustering itself runs in Python, once per distinct sequence of tasks (a few hundred at most)."""
+    tasks = pl.DataFrame({"task_id": list(periods), "begin": [p[0] for p in periods.values()],
+                          "finish": [p[1] for p in periods.values()]},
+                         schema={"task_id": pl.Int64, "begin": pl.Date, "finish": pl.Date})
+    rows = (selections.select("stratum_id", "entity_id").with_row_index("order")
+            .join(strata.select(pl.col("id").alias("stratum_id"), "task_id", "item_id", "risk_class", "is_slice"),
+                  on="stratum_id", how="left")
+            .join(tasks, on="task_id", how="left")
+            .sort("entity_id", "begin", "task_id", "order"))
+    sequences = (rows.select("entity_id", "task_id").unique(maintain_order=True)
+                 .group_by("entity_id", maintain_order=True)
+                 .agg(pl.col("task_id").alias("tasks"), pl.col("task_id").cast(pl.String).str.join(",").alias("key")))
+    separate = int(sequences["tasks"].list.len().sum())  # one visit per entity and task without the merge
+    distinct = sequences.select("key", "tasks").unique("key", maintain_order=True)
+    clustered: list[tuple[str, int, int, dt.date, dt.date]] = []  # sequence, task, visit of the entity, period
+    for key, sequence in distinct.iter_rows():
+        clusters: list[tuple[dt.date, dt.date, list[int]]] = []
+        for task in sequence:
+            begin, finish = periods[task]
             if clusters and begin <= clusters[-1][1] and finish >= clusters[-1][0]:
                 start, end, members = clusters[-1]
-                clusters[-1] = (max(start, begin), min(end, finish), [*members, st])
+                clusters[-1] = (max(start, begin), min(end, finish), [*members, task])
             else:
-                clusters.append((begin, finish, [st]))
-        for start, end, members in clusters:
-            seq += 1
-            number = f"{plan.year}-{plan.pk:04d}-{seq:05d}"
-            visits.append((entity_id, number, start, end))
-            for stratum_id, task_id, item_id, risk_class, is_slice in members:
-                key = (number, task_id, item_id)
-                if key in items:  # drawn in both the A stratum and the A control slice of the same item
-                    items[key][-1] = items[key][-1] or is_slice
-                    continue
-                items[key] = [number, task_id, item_id, stratum_id, risk_class, is_slice]
-    if laps:
-        laps("merge")
-    write_models(Visit, pl.DataFrame(visits, orient="row", schema={
-        "entity_id": pl.Int64, "number": pl.String, "period_start": pl.Date, "period_end": pl.Date})
-        .with_columns(plan_id=pl.lit(plan.pk, pl.Int64), unit_id=pl.lit(plan.unit_id, pl.Int64)))
+                clusters.append((begin, finish, [task]))
+        clustered += [(key, task, k, start, end) for k, (start, end, members) in enumerate(clusters)
+                      for task in members]
+    by_task = pl.DataFrame(clustered, orient="row", schema={
+        "key": pl.String, "task_id": pl.Int64, "cluster": pl.Int64, "period_start": pl.Date, "period_end": pl.Date})
+    rows = (rows.join(sequences.select("entity_id", "key"), on="entity_id", how="left", maintain_order="left")
+            .join(by_task, on=["key", "task_id"], how="left", maintain_order="left"))
+    visits = (rows.select("entity_id", "cluster", "period_start", "period_end").unique(maintain_order=True)
+              .with_row_index("seq", offset=1)
+              .with_columns(number=pl.format("{}-{}-{}", pl.lit(str(plan.year)), pl.lit(f"{plan.pk:04d}"),
+                                             pl.col("seq").cast(pl.String).str.zfill(5))))
+    items = (rows.join(visits.select("entity_id", "cluster", "number"), on=["entity_id", "cluster"], how="left",
+                       maintain_order="left")
+             .group_by("number", "task_id", "item_id", maintain_order=True)
+             .agg(pl.col("stratum_id").first(), pl.col("risk_class").first(), pl.col("is_slice").any()))
+    return _Merged(visits.select("entity_id", "number", "period_start", "period_end"),
+                   items.select("number", "task_id", "item_id", "stratum_id", "risk_class", "is_slice"), separate)
+
+
+def _store_merged(plan: InspectionPlan, merged: _Merged, laps: _Laps | None = None) -> None:
+    """Write the visits and their items in bulk (COPY on PostgreSQL) and count them on the plan."""
+    write_models(Visit, merged.visits.with_columns(plan_id=pl.lit(plan.pk, pl.Int64),
+                                                   unit_id=pl.lit(plan.unit_id, pl.Int64)))
     ids = read_frame(f"SELECT number, id FROM {quoted_table(Visit)} WHERE plan_id = %s",  # noqa: S608
                      [plan.pk], {"number": pl.String, "visit_id": pl.Int64})
     if laps:
         laps("store_visits")
-    rows = pl.DataFrame(list(items.values()), orient="row", schema={
-        "number": pl.String, "task_id": pl.Int64, "item_id": pl.Int64, "stratum_id": pl.Int64,
-        "risk_class": pl.String, "is_slice": pl.Boolean})
-    write_models(VisitItem, rows.join(ids, on="number", how="left", maintain_order="left").drop("number"))
+    write_models(VisitItem, merged.items.join(ids, on="number", how="left", maintain_order="left").drop("number"))
     if laps:
         laps("store_visit_items")
-    plan.visits_count = len(visits)
-    plan.visits_saved = max(0, separate - len(visits))
+    plan.visits_count = merged.visits.height
+    plan.visits_saved = max(0, merged.separate - merged.visits.height)
     plan.save(update_fields=["visits_count", "visits_saved"])
-    return len(visits), plan.visits_saved
