@@ -52,8 +52,9 @@ def test_candidates_csv_written_from_columns_is_byte_identical_to_the_reference_
 
 @pytest.mark.parametrize("cut", ["bound", "short"])
 def test_the_column_draw_selects_exactly_what_the_reference_draw_selects(cut, monkeypatch):
-    """Selected entities equal the reference's; the alternates kept are a prefix of the reference's, and all of
-    them where the first cut fell short (forced here with a bound that keeps almost nothing)."""
+    """Selected entities equal the reference's; the alternates kept (given to a stratum on demand) are a prefix of
+    the reference's, and all of them where the first cut fell short (forced here with a bound that keeps almost
+    nothing)."""
     from jianguan.inspections import draws
     from jianguan.inspections.domain import draw as draw_domain
 
@@ -61,7 +62,10 @@ def test_the_column_draw_selects_exactly_what_the_reference_draw_selects(cut, mo
         monkeypatch.setattr(draws, "_keep_below", lambda take, count: 1 << 40)
     strata = _columns()
     candidates = draws._Candidates.of(strata)
-    got, _hint = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs), set())
+    got, _hint, rest = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs),
+                                          set())
+    assert all(not d.alternates for d in got)  # until asked for
+    draws._with_alternates(got, rest, range(len(got)))
     for s, mine in zip(strata, got, strict=True):
         ref = draw_domain.draw_stratum(SEED, s.key, s.members, s.ratio, alternates=None)
         assert (mine.stratum, mine.candidates, mine.take, mine.selected) == (ref.stratum, ref.candidates, ref.take,
@@ -71,7 +75,9 @@ def test_the_column_draw_selects_exactly_what_the_reference_draw_selects(cut, mo
             assert mine.alternates_complete and mine.alternates == ref.alternates
         elif mine.take < s.count:  # the first cut kept a few alternates, not the whole stratum
             assert 0 < len(mine.alternates) < s.count - mine.take
-    complete, _hint = draws._draw_strata(SEED, candidates, _meta(strata), draws._tickets(SEED, candidates.usccs), {5})
+    complete, _hint, rest = draws._draw_strata(SEED, candidates, _meta(strata),
+                                               draws._tickets(SEED, candidates.usccs), {5})
+    draws._with_alternates(complete, rest, [5])
     ref = draw_domain.draw_stratum(SEED, strata[5].key, strata[5].members, strata[5].ratio, alternates=None)
     assert complete[5].alternates == ref.alternates and complete[5].alternates_complete
 

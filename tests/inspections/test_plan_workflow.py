@@ -208,6 +208,32 @@ def test_a_deregistered_selection_is_replaced_by_the_next_alternate_but_a_suspen
                      "reason": "已注销/被吊销/被撤销/迁出"}]
 
 
+def test_when_the_alternates_kept_run_out_the_stratum_is_drawn_again_with_all_of_them(org, staff, food_world,
+                                                                                      monkeypatch):
+    """The draw keeps only the first few alternates of a stratum; when those are gone too, that stratum is drawn
+    again with every candidate, and the result is the protocol's."""
+    from jianguan.inspections import draws, services
+    from jianguan.inspections.domain.draw import ticket
+    from jianguan.registry.models import Entity
+
+    plan = _randomness(_freeze(make_plan(org, staff, ratios={"B": "0.1"}), staff), staff)
+    seed = services.draw_domain.seed_of(plan.commitment, plan.randomness)
+    order = sorted((e.uscc for e in food_world["food"]), key=lambda u: ticket(seed, u))
+    take = plan.strata.get().take
+    # the first cut keeps the selected and one alternate (order[take]), both gone below
+    monkeypatch.setattr(draws, "_keep_below", lambda take_, count: int(ticket(seed, order[take + 1])[:15], 16))
+    Entity.objects.filter(uscc__in=[order[0], order[take]]).update(status="cancelled")
+    drawn, ranking = [], draws._draw_strata
+    monkeypatch.setattr(draws, "_draw_strata", lambda *args: drawn.append(args[-1]) or ranking(*args))
+    plan = draws.plan_draw(plan, actor=staff.handler)
+    assert drawn == [set(), {0}]  # drawn again, the stratum complete
+    assert set(plan.selections.values_list("uscc", flat=True)) == {*order[1:take], order[take + 1]}
+    key = plan.strata.get().key
+    assert json.loads(plan.draw_json)["alternates_used"] == [
+        {"stratum": key, "replaced": order[0], "by": order[take], "reason": "已注销/被吊销/被撤销/迁出"},
+        {"stratum": key, "replaced": order[take], "by": order[take + 1], "reason": "已注销/被吊销/被撤销/迁出"}]
+
+
 def test_every_workflow_step_is_audited_with_its_reason(org, staff, food_world):
     from jianguan.core.models import AuditEntry
     from jianguan.inspections import draws

@@ -5,6 +5,7 @@ module reads the registry for it and stores what it returns."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -861,15 +862,18 @@ def _entities_where(column: str, values: list[Any], where: str = "TRUE",
     return rows
 
 
-def _deregistered(draws: list[draw_domain.StratumDraw],
-                  hint: Hint | None = None) -> tuple[set[str], dict[str, int]]:
+def _deregistered(draws: list[draw_domain.StratumDraw], hint: Hint | None = None,
+                  rest: pl.DataFrame | None = None) -> tuple[set[str], dict[str, int]]:
     """The drawn entities no longer in business (or no longer in the registry), and the registry id of every
-    selected entity. Only the strata where a selected entity is gone need their alternates looked up."""
+    selected entity. Only the strata where a selected entity is gone need their alternates: those are given them
+    from `rest` (`_draw_strata`'s, in place in `draws`) and looked up."""
     found = _by_uscc((u for d in draws for u, _t in d.selected), hint)
     gone = {u for d in draws for u, _t in d.selected if found.get(u, (GONE[0],))[0] in GONE}
-    short = [d for d in draws if any(u in gone for u, _t in d.selected)]
-    found.update(_by_uscc((u for d in short for u, _t in d.alternates), hint))
-    gone |= {u for d in short for u, _t in d.alternates if found.get(u, (GONE[0],))[0] in GONE}
+    short = [i for i, d in enumerate(draws) if any(u in gone for u, _t in d.selected)]
+    if rest is not None:
+        _with_alternates(draws, rest, short)
+    found.update(_by_uscc((u for i in short for u, _t in draws[i].alternates), hint))
+    gone |= {u for i in short for u, _t in draws[i].alternates if found.get(u, (GONE[0],))[0] in GONE}
     return gone, {u: row[1] for u, row in found.items()}
 
 
@@ -894,10 +898,14 @@ def _keep_below(take: int, count: int) -> int:
 
 
 def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]], tickets: pl.DataFrame,
-                 complete: set[int]) -> tuple[list[draw_domain.StratumDraw], Hint]:
+                 complete: set[int]) -> tuple[list[draw_domain.StratumDraw], Hint, pl.DataFrame]:
     """Every stratum drawn as `domain.draw.draw_stratum` does (the lowest `take` tickets selected, the following
     ones its alternates, in order), from the tickets of the distinct USCCs: the selected are exact; the alternates
-    kept are a prefix of the stratum's (all of them for the strata in `complete`)."""
+    kept are a prefix of the stratum's (all of them for the strata in `complete`).
+
+    The draws come without their alternates, which are given (`sid`, `uscc`, `ticket`, in stratum then ticket
+    order) for `_with_alternates`: only the strata where a selected entity is gone need them, and made into Python
+    pairs, the 2 million alternates a province plan keeps took longer than the rest of the ranking."""
     takes = [draw_domain.take_count(Decimal(m["ratio"]), m["candidates"]) for m in meta]
     bounds = [1 << 60 if sid in complete else _keep_below(take, m["candidates"])
               for sid, (take, m) in enumerate(zip(takes, meta, strict=True))]
@@ -914,27 +922,48 @@ def _draw_strata(seed: str, candidates: _Candidates, meta: list[dict[str, Any]],
     kept = (kept.with_columns(tickets["ticket"].gather(kept["row"]).alias("ticket"),
                               candidates.usccs.gather(kept["row"]).alias("uscc"))
             .sort(["sid", "ticket"]))
-    counties = [m["stratum"].rsplit(":", 1)[-1] for m in meta]  # a stratum's key ends with its county
-    ids = None if candidates.ids is None else candidates.ids.gather(kept["row"]).to_list()
-    hint: dict[str, tuple[int, str]] = {}  # of the selected (alternates are looked up only when needed)
+    sizes = _per_stratum(kept["sid"], len(meta))
     complete = complete | set(short) | {i for i, bound in enumerate(bounds) if bound == 1 << 60}
-    usccs, ticks = kept["uscc"].to_list(), kept["ticket"].to_list()
+    for i in complete:
+        if sizes[i] != meta[i]["candidates"]:
+            raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": meta[i]["stratum"]})
+    # a row's place in its stratum, from where the stratum begins: the first `take` are selected
+    starts = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.int64) if sizes else np.zeros(0, np.int64)
+    place = (pl.int_range(pl.len(), dtype=pl.Int64)
+             - pl.lit(pl.Series(starts, dtype=pl.Int64)).gather(pl.col("sid")))
+    chosen = place < pl.lit(pl.Series(takes, dtype=pl.Int64)).gather(pl.col("sid"))
+    kept = kept.with_columns(chosen.alias("chosen"))
+    selected = kept.filter(pl.col("chosen"))
+    rest = kept.filter(~pl.col("chosen")).select("sid", "uscc", "ticket")
+    usccs, ticks = selected["uscc"].to_list(), selected["ticket"].to_list()
+    hint: dict[str, tuple[int, str]] = {}  # of the selected (alternates are looked up only when needed)
+    if candidates.ids is not None:
+        counties = [m["stratum"].rsplit(":", 1)[-1] for m in meta]  # a stratum's key ends with its county
+        hint = {uscc: (pk, counties[sid]) for uscc, pk, sid in zip(
+            usccs, candidates.ids.gather(selected["row"]).to_list(), selected["sid"].to_list(), strict=True)}
     draws = []
     start = 0
-    for i, (m, size) in enumerate(zip(meta, _per_stratum(kept["sid"], len(meta)), strict=True)):
-        end = start + size
-        pairs = tuple(zip(usccs[start:end], ticks[start:end], strict=True))
-        take = takes[i]
-        if ids is not None:
-            for j in range(start, min(start + take, end)):
-                hint[usccs[j]] = (ids[j], counties[i])
-        if i in complete and len(pairs) != m["candidates"]:
-            raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": m["stratum"]})
+    for m, take, size in zip(meta, takes, sizes, strict=True):
+        end = start + min(take, size)
         draws.append(draw_domain.StratumDraw(stratum=m["stratum"], candidates=m["candidates"],
-                                             ratio=Decimal(m["ratio"]), take=take, selected=pairs[:take],
-                                             alternates=pairs[take:]))
+                                             ratio=Decimal(m["ratio"]), take=take,
+                                             selected=tuple(zip(usccs[start:end], ticks[start:end], strict=True)),
+                                             alternates=()))
         start = end
-    return draws, hint
+    return draws, hint, rest
+
+
+def _with_alternates(draws: list[draw_domain.StratumDraw], rest: pl.DataFrame, strata: Iterable[int]) -> None:
+    """Give these strata (positions in `draws`) their kept alternates from `rest`, in ticket order."""
+    wanted = sorted(set(strata))
+    if not wanted:
+        return
+    found = rest.filter(pl.col("sid").is_in(wanted))
+    pairs: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for sid, uscc, tick in found.iter_rows():
+        pairs[sid].append((uscc, tick))
+    for i in wanted:
+        draws[i] = dataclasses.replace(draws[i], alternates=tuple(pairs[i]))
 
 
 def _draw_all(seed: str, candidates: _Candidates, meta: list[dict[str, Any]], laps: _Laps) -> tuple[
@@ -945,16 +974,16 @@ def _draw_all(seed: str, candidates: _Candidates, meta: list[dict[str, Any]], la
         raise InspectionError(_("候选名单与清单不一致（分层 %(s)s）") % {"s": "…"})
     tickets = _tickets(seed, candidates.usccs)
     laps("tickets")
-    draws, hint = _draw_strata(seed, candidates, meta, tickets, set())
+    draws, hint, rest = _draw_strata(seed, candidates, meta, tickets, set())
     laps("rank")
-    deregistered, ids = _deregistered(draws, hint)
+    deregistered, ids = _deregistered(draws, hint, rest)
     laps("statuses")
     try:
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
     except draw_domain.DrawInputError:  # kept alternates exhausted: those strata again with every alternate
         short = {i for i, d in enumerate(draws) if any(u in deregistered for u, _t in d.selected)}
-        draws, hint = _draw_strata(seed, candidates, meta, tickets, short)
-        deregistered, ids = _deregistered(draws, hint)
+        draws, hint, rest = _draw_strata(seed, candidates, meta, tickets, short)
+        deregistered, ids = _deregistered(draws, hint, rest)
         effective, used = draw_domain.replace_deregistered(draws, deregistered, reason=GONE_REASON)
     return draws, ids, effective, used
 
