@@ -246,3 +246,57 @@ def test_duplicate_task_ids_and_inspector_ids_are_refused():
 def test_a_visit_carrying_no_items_is_refused():
     with pytest.raises(DrawInputError, match="检查任务 V1 没有任何部门的事项"):
         assign([visit(needs={})], samr(3))
+
+
+def _busy_world(seed: int) -> tuple[list[Visit], list[Inspector], dict]:
+    """Many visits over three departments and two counties, with inspectors on leave, unqualified, recused, recently
+    at an entity and near their workload cap: the rule often has to look past the lowest few tickets."""
+    import random
+
+    rng = random.Random(seed)
+    departments = {"samr": FOOD, "tax": frozenset({"税务"}), "fire": frozenset({"消防"})}
+    inspectors = []
+    for i in range(rng.randint(12, 60)):
+        department = rng.choice(sorted(departments))
+        inspectors.append(Inspector(
+            id=str(1000 + i), department=department, active=rng.random() > 0.1,
+            qualifications=departments[department] if rng.random() > 0.1 else frozenset(),
+            conflicts=frozenset({f"E{rng.randint(0, 30)}"}), area=rng.choice(["", "3710", "371003", "371082"])))
+    visits = []
+    for v in range(rng.randint(20, 60)):
+        carried = rng.sample(sorted(departments), rng.randint(1, 3))
+        visits.append(Visit(task_id=f"2027-0001-{v:05d}", uscc=f"E{rng.randint(0, 30)}",
+                            needs={d: departments[d] for d in carried}, area=rng.choice(["371003", "371082"])))
+    recent = {(i.id, f"E{rng.randint(0, 30)}"): date(2026, 1, 5) for i in inspectors if rng.random() < 0.5}
+    workload = {i.id: rng.randint(0, 3) for i in inspectors}
+    return visits, inspectors, {"recent": recent, "workload": workload, "cap": rng.randint(6, 20)}
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_a_helper_process_ranking_half_of_the_tickets_gives_the_same_assignment(seed, monkeypatch):
+    """With a helper (forked: it ranks the lowest few tickets of the later half of the visits), teams, rejections
+    and failures are exactly the rule's; here every run forks, and many pools are used up past the leading few."""
+    from jianguan.inspections.domain import assign as assign_module
+
+    monkeypatch.setattr(assign_module, "HELPER_MIN_VISITS", 1)
+    visits, inspectors, kwargs = _busy_world(seed)
+    alone = assign(visits, inspectors, **kwargs)
+    helped = assign(visits, inspectors, helper=True, **kwargs)
+    assert (helped.teams, helped.rejections, helped.failures) == (alone.teams, alone.rejections, alone.failures)
+
+
+def test_the_helper_is_ended_when_the_rule_stops_early(monkeypatch):
+    import os
+
+    from jianguan.inspections.domain import assign as assign_module
+
+    monkeypatch.setattr(assign_module, "HELPER_MIN_VISITS", 1)
+    forked = []
+    fork = os.fork
+    monkeypatch.setattr(assign_module.os, "fork", lambda: forked.append(fork()) or forked[-1])
+    visits = [visit("V1"), visit("V2", needs={})]  # the second carries nothing: an error, in the helper's half
+    with pytest.raises(DrawInputError, match="检查任务 V2 没有任何部门的事项"):
+        assign(visits, samr(4), helper=True)
+    assert len(forked) == 1 and forked[0] > 0
+    with pytest.raises(ChildProcessError):  # already waited for: no process left behind
+        os.waitpid(forked[0], 0)
