@@ -300,3 +300,22 @@ def test_the_helper_is_ended_when_the_rule_stops_early(monkeypatch):
     assert len(forked) == 1 and forked[0] > 0
     with pytest.raises(ChildProcessError):  # already waited for: no process left behind
         os.waitpid(forked[0], 0)
+
+
+@pytest.mark.parametrize("failure", ["helper fails", "no fork"])
+def test_without_a_working_helper_the_rule_hashes_everything_itself(failure, monkeypatch):
+    from jianguan.inspections.domain import assign as assign_module
+
+    monkeypatch.setattr(assign_module, "HELPER_MIN_VISITS", 1)
+    visits, inspectors, kwargs = _busy_world(3)
+    alone = assign(visits, inspectors, **kwargs)
+
+    def broken(*args):
+        raise OSError("boom")
+
+    if failure == "helper fails":  # in the forked process: it exits with an error, and nothing is read from it
+        monkeypatch.setattr(assign_module, "_rank_leading", broken)
+    else:
+        monkeypatch.setattr(assign_module.os, "fork", broken)
+    helped = assign(visits, inspectors, helper=True, **kwargs)
+    assert (helped.teams, helped.rejections, helped.failures) == (alone.teams, alone.rejections, alone.failures)

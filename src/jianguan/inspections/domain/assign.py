@@ -240,14 +240,27 @@ def _rank_leading(seed: str, visits: Sequence[Visit], pools: Mapping[str, _Pool]
 
 class _Helper:
     """A forked process running `_rank_leading` on some visits; `leading()` gives its lists in order, or None when
-    it failed (the caller then hashes everything itself)."""
+    it failed (the caller then hashes everything itself). `start` gives None when no process can be made."""
+
+    @classmethod
+    def start(cls, seed: str, visits: Sequence[Visit], pools: Mapping[str, _Pool], empty_pool: _Pool) -> _Helper | None:
+        try:
+            return cls(seed, visits, pools, empty_pool)
+        except OSError:  # no memory or no process left for a fork: the rule goes on alone
+            return None
 
     def __init__(self, seed: str, visits: Sequence[Visit], pools: Mapping[str, _Pool], empty_pool: _Pool) -> None:
         self.file = tempfile.TemporaryFile()  # noqa: SIM115  (closed by leading() or close())
-        self.pid: int | None = os.fork()
+        try:
+            self.pid: int | None = os.fork()
+        except OSError:
+            self.file.close()
+            raise
         if self.pid == 0:  # the helper: nothing of the parent's (connections, threads) is touched, and no cleanup
             code = 1
             try:
+                for number in (signal.SIGTERM, signal.SIGINT):  # not the parent's handlers (a worker's stop flag)
+                    signal.signal(number, signal.SIG_DFL)
                 digests, positions, counts = _rank_leading(seed, visits, pools, empty_pool, LEADING)
                 self.file.write(struct.pack("<QQQ", len(digests), len(positions), len(counts)))
                 self.file.write(digests)
@@ -264,14 +277,18 @@ class _Helper:
         self.pid = None
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
             return None
-        self.file.seek(0)
-        sizes = struct.unpack("<QQQ", self.file.read(24))
-        digests = self.file.read(sizes[0])
         positions: array[int] = array("I")
         counts: array[int] = array("I")
-        positions.fromfile(self.file, sizes[1])
-        counts.fromfile(self.file, sizes[2])
-        self.file.close()
+        try:
+            self.file.seek(0)
+            sizes = struct.unpack("<QQQ", self.file.read(24))
+            digests = self.file.read(sizes[0])
+            positions.fromfile(self.file, sizes[1])
+            counts.fromfile(self.file, sizes[2])
+        except (OSError, EOFError, struct.error):  # not all there: the caller hashes everything itself
+            return None
+        finally:
+            self.file.close()
 
         def lists() -> Iterator[list[tuple[bytes, int]]]:
             at = 0
@@ -348,7 +365,7 @@ def assign_inspectors(
     teams: dict[str, tuple[str, ...]] = {}
     failures: list[Failure] = []
     half = len(ordered) // 2 if helper and len(ordered) >= HELPER_MIN_VISITS and hasattr(os, "fork") else len(ordered)
-    ahead = _Helper(seed, ordered[half:], pools, empty_pool) if half < len(ordered) else None
+    ahead = _Helper.start(seed, ordered[half:], pools, empty_pool) if half < len(ordered) else None
     leading: Iterator[list[tuple[bytes, int]]] | None = None
     try:
         for n, visit in enumerate(ordered):
