@@ -30,6 +30,10 @@ does (entities never classified count as B; if no classification exists every ca
 default when no classification exists) gives each entity a class from its id (id mod 20: 0–3 A, 4–13 B, 14–17 C,
 18–19 D) and passes it to the freeze, the way the freeze accepts a classification; `none` classes every entity B.
 
+`--fresh` deletes every plan of the database before each run (untimed), so that runs start alike: without it each
+run's visits stay, and with autovacuum off (as on the test machines) the tables the next run writes grow and bloat.
+`bench/alternate_province.sh` alternates an earlier commit's code with the current one this way.
+
 Timed, each once (a run makes a plan; `--runs` repeats with new plans): freeze = candidate selection +
 candidates.csv + manifest + commitment (`draws.plan_freeze`), draw = seed, tickets, alternates, selections and
 the merge into visits (`draws.plan_draw`), assign = inspector assignment (`assignment.plan_assign`). Prints
@@ -218,6 +222,9 @@ def main() -> None:
     parser.add_argument("--classes", choices=["auto", "credit", "synthetic", "none"], default="auto")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--stop-after", choices=["freeze", "draw", "assign"], default="assign")
+    parser.add_argument("--fresh", action="store_true",
+                        help="before each run, delete every plan of this database (TRUNCATE … CASCADE: the visits, "
+                             "selections and teams of earlier runs go too; for a database kept for benchmarks)")
     parser.add_argument("--keep-files", action="store_true",
                         help="keep each plan's files (candidates.csv and its Arrow copy: ≈ 4.8 GB for a province plan)")
     args = parser.parse_args()
@@ -282,6 +289,11 @@ def main() -> None:
           f"synthetic_classes_s={setup['classes_s']:.1f}", flush=True)
 
     for run in range(args.runs):
+        if args.fresh:  # untimed: PostgreSQL's autovacuum is off on the test machines, and every run's visits (updated
+            # once each by the assignment) otherwise bloat the tables the next run writes, slowing it down run by run
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {connection.ops.quote_name(InspectionPlan._meta.db_table)} CASCADE")
+                cursor.execute("CHECKPOINT")
         year = 2200 + InspectionPlan.objects.filter(name__startswith="省级基准计划").count()
         plan = services.plan_create(name=f"省级基准计划 {year}", year=year, unit=unit, actor=actor)
         for code in departments:
