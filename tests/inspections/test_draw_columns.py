@@ -137,6 +137,53 @@ def test_the_draw_reads_candidates_csv_itself_when_its_columns_are_missing_or_do
         _committed_candidates(plan, meta)
 
 
+def test_the_index_file_holds_positions_only_and_an_older_one_with_stratum_numbers_still_serves(
+        org, staff, food_world):
+    """Each row's stratum comes from the manifest's counts; a plan frozen when the file also held it is drawn from
+    its columns all the same (the columns' digest is the one recorded at its freeze)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jianguan.core.files import UncachedWriter
+    from jianguan.inspections import draws
+
+    plan = draws.plan_freeze(make_plan(org, staff, ratios={"B": "0.25"}), actor=staff.handler, today=TODAY)
+    meta = json.loads(plan.manifest_json)["strata"]
+    directory = draws.plan_dir(plan)
+    assert pl.read_ipc(directory / draws.INDEX_FILE).columns == ["row"]
+    new = _committed_candidates(plan, meta)
+    older = new.index.select("sid", "row")
+    with UncachedWriter(directory / draws.INDEX_FILE, sha256=True) as out:
+        older.write_ipc(out)
+    digests = [out.hexdigest(), draws._cached_sha256(directory / draws.USCC_FILE)]
+    plan.columns_sha256 = draws._combined_sha256(digests)  # as the freeze of such a plan recorded it
+    plan.save(update_fields=["columns_sha256"])
+    with ThreadPoolExecutor(2) as pool:
+        committed = draws._Committed(plan, meta, pool)
+        assert committed.columns is not None and committed.columns_intact()
+        assert committed.columns.index.equals(new.index)
+        committed.published()
+
+
+def test_a_freeze_whose_columns_cannot_be_written_stores_nothing_and_leaves_no_file(org, staff, food_world,
+                                                                                    monkeypatch):
+    from jianguan.inspections import draws
+    from jianguan.inspections.models import DrawStratum
+
+    plan = make_plan(org, staff, ratios={"B": "0.25"})
+
+    def full_disk(self, directory):
+        (directory / draws.INDEX_FILE).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(draws._Candidates, "save", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        draws.plan_freeze(plan, actor=staff.handler, today=TODAY)
+    plan.refresh_from_db()
+    assert (plan.status, plan.commitment, plan.columns_sha256) == ("approved", "", "")
+    assert not DrawStratum.objects.filter(plan=plan).exists()
+    assert not any(draws.plan_dir(plan).iterdir())
+
+
 def test_rows_written_in_bulk_get_the_defaults_save_would_give_them(org, staff, food_world):
     """`core.bulk.write_models` fills the columns a frame leaves out as `save()` would."""
     from jianguan.core.bulk import MissingColumn, write_models

@@ -473,10 +473,12 @@ def plan_freeze(plan: InspectionPlan, *, actor: User | None, today: dt.date,
     except draw_domain.DrawInputError as exc:
         path.with_suffix(".tmp").unlink(missing_ok=True)
         raise InspectionError(str(exc)) from None
-    columns_sha256 = candidates.save(directory)
-    laps("columns_files")
     try:
-        _store_freeze(plan, strata, manifest, commitment, sha, rows, columns_sha256, path, actor=actor)
+        # The columns are written (Polars and the hashing thread, without the GIL) while the strata go into the
+        # database; the plan records their digest once both are done.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="columns") as pool:
+            saving = pool.submit(candidates.save, directory)
+            _store_freeze(plan, strata, manifest, commitment, sha, rows, saving.result, path, actor=actor)
     except BaseException:  # nothing half-done: the files of a freeze that was not stored go too
         for leftover in (path.with_suffix(".tmp"), directory / INDEX_FILE, directory / USCC_FILE):
             leftover.unlink(missing_ok=True)
@@ -500,8 +502,9 @@ def _write_strata(locked: InspectionPlan, strata: list[FrozenStratum]) -> None:
 
 
 def _store_freeze(plan: InspectionPlan, strata: list[FrozenStratum], manifest: dict[str, Any], commitment: str,
-                  sha: str, rows: int, columns_sha256: str, path: Path, *, actor: User | None) -> None:
-    """The strata, candidates.csv in place and the plan frozen with its commitment, in one transaction."""
+                  sha: str, rows: int, columns_sha256: Callable[[], str], path: Path, *, actor: User | None) -> None:
+    """The strata, candidates.csv in place and the plan frozen with its commitment, in one transaction.
+    `columns_sha256` gives the digest of the columns' files once they are written (it raises if they could not be)."""
     now = timezone.now()
     with transaction.atomic():
         locked = InspectionPlan.objects.select_for_update().get(pk=plan.pk)
@@ -516,7 +519,7 @@ def _store_freeze(plan: InspectionPlan, strata: list[FrozenStratum], manifest: d
         locked.candidates_path = str(path.relative_to(Path(settings.MEDIA_ROOT)))
         locked.candidates_sha256 = sha
         locked.candidates_count = rows
-        locked.columns_sha256 = columns_sha256
+        locked.columns_sha256 = columns_sha256()
         locked.manifest_json = canonical(manifest)
         locked.commitment = commitment
         locked.commitment_published_at = now
@@ -529,7 +532,8 @@ def _store_freeze(plan: InspectionPlan, strata: list[FrozenStratum], manifest: d
 
 
 CSV_CHUNK_ROWS = 2_000_000  # rows of candidates.csv formatted at once (≈ 100 MB of text)
-INDEX_FILE = "candidates.index.arrow"  # (stratum number, position in the USCC file) per row of candidates.csv
+INDEX_FILE = "candidates.index.arrow"  # the position in the USCC file of each row of candidates.csv (a plan frozen
+# before 2026-11-23 also holds each row's stratum number, which the manifest's counts give: 340 MB less a province)
 USCC_FILE = "candidates.usccs.arrow"  # the USCCs the positions point into
 
 
@@ -604,7 +608,8 @@ class _Candidates:
         if self.ids is not None:
             frame = frame.with_columns(self.ids.alias("id"))
         digests = []
-        for name, columns in ((INDEX_FILE, self.index), (USCC_FILE, frame)):
+        # the rows' stratum numbers are not written: the manifest's counts give them (`_Committed`)
+        for name, columns in ((INDEX_FILE, self.index.select("row")), (USCC_FILE, frame)):
             with UncachedWriter(directory / name, sha256=True) as out:
                 columns.write_ipc(cast(IO[bytes], out))
             digests.append(out.hexdigest())
@@ -651,7 +656,13 @@ class _Committed:
             # Read first, alone: the draw waits for these; the checks can wait for the disk.
             try:
                 usccs = pl.read_ipc(files[1]).rechunk()  # one chunk: gathered from by position
-                self.columns = _Candidates(self._names, pl.read_ipc(files[0]), usccs["uscc"],
+                index = pl.read_ipc(files[0])
+                if "sid" not in index.columns:  # each row's stratum from the committed counts, in order
+                    counts = [s["candidates"] for s in strata]
+                    if index.height != sum(counts):
+                        raise KeyError(INDEX_FILE)
+                    index = pl.DataFrame({"sid": _repeat_index(counts), "row": index["row"]})
+                self.columns = _Candidates(self._names, index.select("sid", "row"), usccs["uscc"],
                                            usccs["id"] if "id" in usccs.columns else None)
             except (OSError, pl.exceptions.PolarsError, KeyError):  # not what the freeze wrote: the hash will say
                 self.columns = None
