@@ -226,7 +226,7 @@ def main() -> None:
                         help="before each run, delete every plan of this database (TRUNCATE … CASCADE: the visits, "
                              "selections and teams of earlier runs go too; for a database kept for benchmarks)")
     parser.add_argument("--keep-files", action="store_true",
-                        help="keep each plan's files (candidates.csv and its Arrow copy: ≈ 4.8 GB for a province plan)")
+                        help="keep each plan's files (candidates.csv and its Arrow copy: ≈ 4.5 GB for a province plan)")
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = args.db
     # Plan files live under MEDIA_ROOT/draws/<plan id>: a directory of this database's own, so that plans of
