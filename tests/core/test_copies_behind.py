@@ -4,11 +4,14 @@ the caller sees, and nothing of it stays."""
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 
 from jianguan.core.audit import ENTRY_COLUMNS, ENTRY_TABLE, AuditBatches, AuditEvent, audit_record, audit_verify
-from jianguan.core.db import CopiesBehind, StatementBehind, quoted_table
+from jianguan.core.db import PROMPT_SWITCH_INTERVAL_S, CopiesBehind, StatementBehind, prompt_lock_handoff, quoted_table
 from jianguan.core.models import AuditChainHead, AuditEntry, Unit
 
 COLUMNS = ["code", "name", "kind", "department_id", "division_id", "parent_id", "path"]
@@ -74,6 +77,52 @@ def test_the_rows_of_a_batch_are_in_once_settled(org):
         behind.send([(Unit._meta.db_table, COLUMNS, rows)])
         behind.settle()
         assert Unit.objects.filter(code__startswith="TST", parent=org.station).count() == 5
+
+
+def test_the_lock_is_handed_over_promptly_inside_and_as_before_after():
+    """Nested and overlapping users (two threads) share one setting; the last one out puts the previous back, and a
+    setting already lower than the prompt one is kept."""
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.004)
+        inside, other_in, other_out = [], threading.Event(), threading.Event()
+
+        def other() -> None:
+            with prompt_lock_handoff():
+                other_in.set()
+                other_out.wait(5)
+
+        worker = threading.Thread(target=other)
+        with prompt_lock_handoff():
+            inside.append(sys.getswitchinterval())
+            worker.start()
+            other_in.wait(5)
+            with prompt_lock_handoff():
+                inside.append(sys.getswitchinterval())
+        inside.append(sys.getswitchinterval())  # the other thread is still inside
+        other_out.set()
+        worker.join(5)
+        assert inside == [pytest.approx(PROMPT_SWITCH_INTERVAL_S, rel=0.05)] * 3
+        assert sys.getswitchinterval() == pytest.approx(0.004, rel=0.05)
+        sys.setswitchinterval(0.0002)  # kept in whole microseconds, rounded: compared within 5 %
+        with prompt_lock_handoff():
+            assert sys.getswitchinterval() == pytest.approx(0.0002, rel=0.05)
+        assert sys.getswitchinterval() == pytest.approx(0.0002, rel=0.05)
+    finally:
+        sys.setswitchinterval(before)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite inserts each batch at once, in the caller")
+def test_copies_behind_hand_the_lock_over_promptly_and_restore_it_even_after_a_failed_batch(org):
+    before = sys.getswitchinterval()
+    with transaction.atomic(), CopiesBehind():
+        assert sys.getswitchinterval() == pytest.approx(min(PROMPT_SWITCH_INTERVAL_S, before), rel=0.05)
+    assert sys.getswitchinterval() == before
+    table = Unit._meta.db_table
+    row = ("TST001", "测试单位", org.station.kind, org.station.department_id, org.station.division_id, None, "")
+    with pytest.raises(IntegrityError), transaction.atomic(), CopiesBehind() as behind:
+        behind.send([(table, COLUMNS, [row, row])])
+    assert sys.getswitchinterval() == before
 
 
 def _head_locked() -> bool:
