@@ -125,6 +125,32 @@ def test_an_import_smaller_than_the_registry_keeps_the_indexes(media, db, monkey
     assert not any("registry_entity" in q and "entitylabel" not in q for q in drops(ctx.captured_queries))
 
 
+def test_a_file_the_registry_already_holds_keeps_the_indexes_however_large(media, db, monkeypatch):
+    """The registry's own rows imported again (as large as the registry, one changed): nothing is expected to be new,
+    so nothing is dropped; a file whose new rows at least double the registry rebuilds them as before."""
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 3)
+    monkeypatch.setattr(services, "_holds_more_than", counted)
+    rows = [row(名称=f"文登区第{n}号商店") for n in range(6)]
+    run_import(write_csv(media / "a.csv", rows), today=TODAY)
+    rows[2] = {**rows[2], "名称": "文登区第2号商店（改名）"}
+    before = index_definitions()
+    with CaptureQueriesContext(connection) as ctx:
+        again = run_import(write_csv(media / "b.csv", rows), today=TODAY)
+    assert again.ok and (again.created, again.updated, again.unchanged) == (0, 1, 5)
+    assert drops(ctx.captured_queries) == []
+    assert index_definitions() == before
+
+    mostly_new = [rows[0], *(row() for _ in range(7))]  # 7 expected new: at least doubles the 6 held
+    with connection.cursor() as cur:
+        entity_indexes = [name for name, _sql in services._secondary_indexes(cur, Entity._meta.db_table)]
+    with CaptureQueriesContext(connection) as ctx:
+        grown = run_import(write_csv(media / "c.csv", mostly_new), today=TODAY)
+    assert grown.ok and (grown.created, grown.unchanged) == (7, 1)
+    dropped = " ".join(drops(ctx.captured_queries))
+    assert entity_indexes and all(name in dropped for name in entity_indexes)
+    assert index_definitions() == before
+
+
 def test_a_dry_run_drops_nothing(media, db, monkeypatch):
     monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 1)
     with CaptureQueriesContext(connection) as ctx:
