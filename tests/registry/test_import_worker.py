@@ -72,6 +72,29 @@ def test_a_clean_file_is_written_as_the_sequential_import_writes_it(media, db, b
     assert stored(since) == via_child
 
 
+def test_the_registrys_own_rows_checked_beside_the_write_keep_the_indexes_and_are_compared_again(media, db, beside,
+                                                                                              monkeypatch):
+    """The first chunk, read to judge how many rows are new before the tables are locked, is looked up again by the
+    writer: an entity changed in the file is updated, the others are unchanged, and no index is dropped."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jianguan.registry import services
+
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 3)
+    rows = [row(统一社会信用代码=uscc(), **r) for r in ROWS]
+    path = write_csv(media / "a.csv", rows)
+    assert run_import(path, today=TODAY).created == 10
+    rows[1] = {**rows[1], "名称": "威海市文登区第1号超市有限公司（改名）"}
+    with CaptureQueriesContext(connection) as ctx:
+        again = run_import(write_csv(media / "b.csv", rows), today=TODAY)
+    assert beside == [1, 1]
+    assert again.ok and (again.created, again.updated, again.unchanged) == (0, 1, 9)
+    assert not any(q["sql"].upper().startswith("DROP INDEX") for q in ctx.captured_queries)
+    assert Entity.objects.filter(name__endswith="（改名）").count() == 1
+    assert audit_verify().ok
+
+
 def test_a_bad_row_after_several_written_chunks_leaves_nothing_and_every_bad_row_is_reported(media, db, beside):
     entries = AuditEntry.objects.count()
     rows = [row(**r) for r in ROWS] + [row(行政区划代码="379999"), row(), row(成立日期="2015-13-01")]

@@ -252,8 +252,10 @@ def _expected_new(chunks: Iterable[list[tuple[Any, ...]]], total: int) -> tuple[
             return chunks, total
         rest = iter(chunks)
         first = next(rest, None)
-        if not first:
-            return chunks if first is None else itertools.chain([first], rest), total
+        if first is None:
+            return rest, total
+        if not first:  # an empty chunk: nothing to judge by
+            return itertools.chain([first], rest), total
         held = _fetch_ids(cur, [r[I_USCC] for r in first])
     new = sum(1 for r in first if r[I_USCC] not in held)
     # A chunk whose stored versions were read here, before the tables are locked, is read again by the writer.
