@@ -14,7 +14,7 @@ from jianguan.registry import services
 from jianguan.registry.domain.rows import ENTITY_FIELDS
 from jianguan.registry.importer import run_import
 from jianguan.registry.models import Entity, EntityLabel
-from tests.registry.importdata import row, uscc, write_csv
+from tests.registry.importdata import licence, row, uscc, write_csv, write_xlsx
 
 TODAY = dt.date(2026, 11, 20)
 TABLES = (Entity._meta.db_table, EntityLabel._meta.db_table, AuditEntry._meta.db_table)
@@ -362,3 +362,22 @@ def test_ids_reserved_in_blocks_are_new_distinct_and_handed_out_in_order(monkeyp
         ids = [i for t in taken for i in t]
         assert ids == sorted(ids) and len(set(ids)) == len(ids) == 29
         assert services._reserve_ids(cur, table, 1)[0] > ids[-1] or connection.vendor == "sqlite"
+
+
+def test_a_first_load_from_a_workbook_finds_the_entities_of_its_licences(media, db, monkeypatch):
+    """The licences of a first load's workbook are written inside the same block as its entities, with the
+    registry's secondary indexes away: each finds its entity by USCC (the unique index stays for that)."""
+    monkeypatch.setattr(services, "REBUILD_INDEXES_MIN_ROWS", 3)
+    monkeypatch.setattr(services, "_holds_more_than", counted)
+    before = index_definitions()
+    codes = [uscc() for _ in range(4)]
+    path = write_xlsx(media / "a.xlsx", [row(统一社会信用代码=c, 行业代码="5211") for c in codes],
+                      licences=[licence(codes[k], 许可证编号=f"JY1371003001234{k}", 有效期至="2029-02-28")
+                                for k in (1, 3)])
+    with CaptureQueriesContext(connection) as ctx:
+        result = run_import(path, today=TODAY)
+    assert result.ok and result.created == 4 and result.licences == (2, 0, 0)
+    assert drops(ctx.captured_queries)  # it was a first load
+    assert index_definitions() == before
+    with_licence = set(Entity.objects.filter(licences__isnull=False).values_list("uscc", flat=True))
+    assert with_licence == {codes[1], codes[3]}
