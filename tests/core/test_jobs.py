@@ -44,6 +44,25 @@ def test_a_failing_job_keeps_its_error_in_chinese(db):
     assert "缺少表头" in job.error
 
 
+@job_handler("test.crash")
+def _crash(ctx):
+    raise RuntimeError("disk on fire")
+
+
+def test_a_refused_job_is_logged_in_one_line_and_a_crash_with_its_traceback(db, caplog):
+    """A handler's own refusal (`JobError`: a bad file, say) is the user's business: logged as one line, not as a
+    traceback beside the message the command line already printed. Anything else is the operator's: with it."""
+    with caplog.at_level("INFO", logger="jianguan.core.jobs"):
+        refused = job_run(job_submit("test.fail", "失败任务"))
+        crashed = job_run(job_submit("test.crash", "崩溃任务"))
+    records = {r.getMessage().split(":")[0]: r for r in caplog.records}
+    one = records[f"job {refused.pk} failed"]
+    assert one.levelname == "INFO" and "Traceback" not in one.getMessage() and "缺少表头" in one.getMessage()
+    other = records[f"job {crashed.pk} failed"]
+    assert other.levelname == "ERROR" and "Traceback" in other.getMessage() and "disk on fire" in other.getMessage()
+    assert crashed.error == "RuntimeError: disk on fire"
+
+
 def test_a_job_whose_worker_died_is_marked_failed_not_lost(db):
     job = job_submit("test.count", "中断的任务", {"n": 1})
     stale = timezone.now() - dt.timedelta(minutes=10)

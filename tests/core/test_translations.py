@@ -290,3 +290,25 @@ def test_the_javascript_catalogue_is_served_in_the_visitors_language(client, db)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     chinese = client.get("/jsi18n/")
     assert chinese.status_code == 200 and "Hot words" not in chinese.content.decode()
+
+
+def test_a_jobs_step_and_counts_recorded_in_chinese_are_shown_in_english_to_an_english_user(client, org):
+    """A background job records its step and count labels as the worker wrote them (the catalogue's Chinese
+    msgids); its page shows them in the reader's language, and a label the catalogue lacks as it is."""
+    from jianguan.core.jobs import job_submit
+
+    user = create_user(unit=org.wendeng)
+    job = job_submit("registry.import", "导入", {}, user=user)
+    job.step, job.done, job.total = "重建索引", 3, 10
+    job.counts = {"已校验行数": 12, "有问题的行": 0, "某个未翻译的标签": 1}
+    job.save()
+    client.force_login(user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get(f"/staff/jobs/{job.pk}/").content.decode()
+    assert "Rebuilding indexes" in english and "Rows validated" in english and "Rows with problems" in english
+    assert "重建索引" not in english and "已校验行数" not in english and "某个未翻译的标签" in english
+    listing = client.get("/staff/jobs/").content.decode()
+    assert "Rebuilding indexes" in listing and "重建索引" not in listing
+    del client.cookies[settings.LANGUAGE_COOKIE_NAME]
+    chinese = client.get(f"/staff/jobs/{job.pk}/").content.decode()
+    assert "重建索引" in chinese and "已校验行数" in chinese

@@ -232,6 +232,27 @@ def test_a_workbook_without_the_header_sheet_is_refused(media, db):
     assert result.file_problem.startswith("工作簿中没有找到含导入表头的工作表（已查看：市场主体）")
 
 
+MISSING = "主体类型、登记状态、登记机关、行政区划代码、住所、行业代码、成立日期、法定代表人（经营者）"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
+def test_a_csv_with_too_few_of_the_template_headers_is_told_which_are_missing(media, db, encoding):
+    """A file made by hand with two of the template's columns: its header row is named, with what it lacks (not
+    "no header found, e.g. 统一社会信用代码, 名称" — which it has)."""
+    path = write_csv(media / "a.csv", [row(), row()], encoding=encoding, headers=("统一社会信用代码", "名称"))
+    result = imp(path)
+    assert not result.ok and Entity.objects.count() == 0
+    assert result.file_problem == (f"第 1 行有表头“统一社会信用代码”“名称”，但缺少必需的表头：{MISSING}。"
+                                   "请使用导入模板，表头须在同一行")
+
+
+def test_a_sheet_with_too_few_of_the_template_headers_is_named_with_what_is_missing(media, db):
+    result = imp(write_xlsx(media / "a.xlsx", [row()], headers=("序号", "名称", "统一社会信用代码"), title_row="名录"))
+    assert not result.ok and Entity.objects.count() == 0
+    assert result.file_problem == (f"工作表“市场主体”第 2 行有表头“统一社会信用代码”“名称”，但缺少必需的表头："
+                                   f"{MISSING}。请使用导入模板，表头须在同一行")
+
+
 def test_a_corrupt_xlsx_is_refused(media, db):
     path = media / "bad.xlsx"
     path.write_bytes(b"PK\x03\x04garbage")

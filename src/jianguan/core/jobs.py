@@ -155,8 +155,12 @@ def job_run(job: Job, on_progress: Callable[[Job], None] | None = None) -> Job:
         result = handler(ctx) or {}
     except Exception as exc:  # any failure is recorded on the job, never lost
         job.status = Job.Status.FAILED
-        job.error = str(exc) if isinstance(exc, JobError) else f"{type(exc).__name__}: {exc}"
-        log.error("job %s failed: %s", job.pk, traceback.format_exc())
+        if isinstance(exc, JobError):  # the handler's own refusal (a bad file, say): its message says it all
+            job.error = str(exc)
+            log.info("job %s failed: %s", job.pk, exc)
+        else:
+            job.error = f"{type(exc).__name__}: {exc}"
+            log.error("job %s failed: %s", job.pk, traceback.format_exc())
     else:
         job.status = Job.Status.SUCCEEDED
         job.result = result

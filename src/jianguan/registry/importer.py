@@ -51,6 +51,7 @@ from jianguan.registry.domain.rows import (
     FileProblem,
     LicenceRowValidator,
     RowError,
+    known_headers,
     licence_column,
     looks_like_header,
     map_headers,
@@ -74,8 +75,21 @@ SHEETS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[str], tuple[str, 
 
 class NoHeader(FileProblem):
     """The file (or workbook) holds no sheet with this kind of header row."""
+
+
 STATUS_LABEL = {"active": "存续（在业）", "suspended": "歇业", "revoked": "吊销", "cancelled": "注销",
                 "moved_out": "迁出"}
+
+
+def _near_miss(cells: Sequence[Any], columns: Sequence[tuple[str, str]], required: frozenset[str],
+               where: str) -> str | None:
+    """The message for a row that holds some of the template's headers but too few to be the header row (a short
+    file made by hand, say): which it found and which required ones are missing, instead of "no header"."""
+    found, missing = known_headers(cells, columns, required)
+    if not found or not missing:
+        return None
+    return _("%(where)s有表头“%(found)s”，但缺少必需的表头：%(missing)s。请使用导入模板，表头须在同一行") % {
+        "where": where, "found": "”“".join(found), "missing": "、".join(missing)}
 
 
 def import_max_bytes(channel: str = "cli") -> int:
@@ -200,6 +214,7 @@ class CsvSource(RowSource):
 
     def _find_header(self) -> dict[str, int]:
         seen_any = False
+        near: str | None = None
         for _i in range(HEADER_SEARCH_ROWS):
             row = self._next()
             if row is None:
@@ -209,10 +224,11 @@ class CsvSource(RowSource):
             if looks_like_header(row, self.columns):
                 self.header_row = self._lineno
                 return map_headers(row, self.columns, self.required)
+            near = near or _near_miss(row, self.columns, self.required, _("第 %(n)d 行") % {"n": self._lineno})
         if not seen_any:
             raise FileProblem(_("文件是空的，没有表头也没有数据"))
-        raise NoHeader(_("前 %(n)d 行中没有找到导入表头（如“统一社会信用代码”“名称”）。请使用导入模板")
-                          % {"n": HEADER_SEARCH_ROWS})
+        raise NoHeader(near or _("前 %(n)d 行中没有找到导入表头（如“统一社会信用代码”“名称”）。请使用导入模板")
+                       % {"n": HEADER_SEARCH_ROWS})
 
     def rows(self) -> Iterator[tuple[int, Sequence[Any]]]:
         while True:
@@ -297,6 +313,7 @@ class XlsxSource(RowSource):
                               % {"e": type(exc).__name__}) from None
         sheets = list(self.wb.worksheets)
         sheets.sort(key=lambda ws: 0 if ws.title in preferred else 1)
+        near: str | None = None
         for ws in sheets:
             if not hasattr(ws, "_worksheet_path"):
                 continue  # chart sheets
@@ -305,14 +322,16 @@ class XlsxSource(RowSource):
                     self.ws, self.header_row = ws, i
                     self.headers = map_headers(row, columns, required)
                     break
+                near = near or _near_miss(row, columns, required,
+                                          _("工作表“%(sheet)s”第 %(n)d 行") % {"sheet": ws.title, "n": i})
             else:
                 continue
             break
         else:
             names = "、".join(ws.title for ws in self.wb.worksheets)
             self.wb.close()
-            raise NoHeader(_("工作簿中没有找到含导入表头的工作表（已查看：%(names)s）。请把数据放在导入模板的"
-                             "“市场主体”工作表中，表头在第一行") % {"names": names})
+            raise NoHeader(near or _("工作簿中没有找到含导入表头的工作表（已查看：%(names)s）。请把数据放在导入模板的"
+                                     "“市场主体”工作表中，表头在第一行") % {"names": names})
         if len(self.wb.worksheets) > 1 and kind == "entity":
             self.notes.append(_("读取的工作表：%(name)s") % {"name": self.ws.title})
         scan = scan_sheet_xml(self.wb._archive, self.ws._worksheet_path)

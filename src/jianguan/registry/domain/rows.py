@@ -93,6 +93,16 @@ def normalize_header(text: Any) -> str:
     return "".join(s.split())
 
 
+def known_headers(cells: Sequence[Any], columns: Sequence[tuple[str, str]] = ENTITY_COLUMNS,
+                  required: frozenset[str] = REQUIRED_FIELDS) -> tuple[list[str], list[str]]:
+    """(the template's headers found among ``cells``, the required ones not found), in the template's order: for a
+    row that holds some headers but too few to be taken for the header row (:func:`looks_like_header`)."""
+    present = {normalize_header(c) for c in cells}
+    found = [h for h, _f in columns if normalize_header(h) in present]
+    missing = [h for h, f in columns if f in required and normalize_header(h) not in present]
+    return found, missing
+
+
 def map_headers(cells: Sequence[Any], columns: Sequence[tuple[str, str]] = ENTITY_COLUMNS,
                 required: frozenset[str] = REQUIRED_FIELDS) -> dict[str, int]:
     """Field → column index for a header row; raises FileProblem naming missing or repeated headers."""
