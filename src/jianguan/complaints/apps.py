@@ -36,6 +36,26 @@ class ComplaintsConfig(AppConfig):
     entity_tabs = ["jianguan.complaints.tabs.entity_tab"]
     public_record_sections = ["jianguan.complaints.public_record.record_section"]
 
+    def ready(self) -> None:
+        from jianguan.complaints.models import Case
+        from jianguan.core.audit_labels import register_action_labels
+
+        # The workflow's own steps are recorded in Chinese already (受理, 分派 …); these are the other codes.
+        register_action_labels({
+            "register": _("登记"),
+            "clock_pause": _("中止计时"),
+            "clock_resume": _("恢复计时"),
+            "extension_request": _("申请延长期限"),
+            "extension_approve": _("批准延长期限"),
+            "extension_refuse": _("不批准延长期限"),
+            "mediation_session": _("记录调解"),
+            "merge_new_facts": _("并入新情况"),
+            "odr_code_issue": _("发放ODR访问码"),
+            "odr_code_use": _("使用ODR访问码登录"),
+            "odr_code_revoke": _("撤销ODR访问码"),
+            "summary_rebuild": _("重建统计汇总"),
+        }, statuses={"complaints.case": dict(Case.Status.choices)})
+
     def home_cards(self, user: Any) -> list[dict[str, Any]]:
         from django.urls import reverse
 

@@ -34,6 +34,23 @@ class CreditConfig(AppConfig):
 
     def ready(self) -> None:
         import jianguan.credit.jobs  # noqa: F401 — registers the "credit.classify" job kind
+        from jianguan.core.audit_labels import register_action_labels
+
+        register_action_labels({
+            "credit.classify": _("信用风险分类"),
+            "credit.penalty_record": _("登记行政处罚"),
+            "credit.abnormal_candidate_add": _("列为经营异常名录候选"),
+            "credit.abnormal_batch_create": _("生成经营异常名录候选批次"),
+            "credit.abnormal_batch_decide": _("审批经营异常名录候选批次"),
+            "credit.abnormal_enter": _("列入经营异常名录"),
+            "credit.abnormal_remove": _("移出经营异常名录"),
+            "credit.serious_enter": _("列入严重违法失信名单"),
+            "credit.serious_remove": _("移出严重违法失信名单"),
+            "credit.serious_auto_remove": _("期满移出严重违法失信名单"),
+            "credit.repair_apply": _("申请信用修复"),
+            "credit.repair_decide": _("作出信用修复决定"),
+            "credit.synth_load": _("载入合成演示数据"),
+        })
 
     def home_cards(self, user: Any) -> list[dict[str, Any]]:
         """Active abnormal and serious listings in scope, and repair applications awaiting a decision."""

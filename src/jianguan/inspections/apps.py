@@ -40,7 +40,25 @@ class InspectionsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from jianguan.core.audit_labels import register_action_labels
+        from jianguan.inspections.models import InspectionPlan
+
         post_migrate.connect(_load_items, sender=self)
+        register_action_labels(AUDIT_ACTIONS,
+                               statuses={"inspections.inspectionplan": dict(InspectionPlan.Status.choices)})
+
+
+# What the module's audit action codes mean (core.audit_labels); status:<value> comes from the plan's statuses.
+AUDIT_ACTIONS = {
+    "randomness:enter": _("录入公开随机数"),
+    "randomness:confirm": _("复核确认公开随机数"),
+    "randomness:reset": _("撤销未确认的公开随机数"),
+    "assign": _("选派检查人员"),
+    "assign:failed": _("选派检查人员未成功"),
+    "declare": _("申报回避"),
+    "results": _("录入检查结果"),
+    "publish": _("公示检查结果"),
+}
 
 
 def _load_items(sender, **kwargs):  # type: ignore[no-untyped-def]

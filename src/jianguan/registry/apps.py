@@ -28,6 +28,10 @@ class RegistryConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         import jianguan.registry.export_jobs  # noqa: F401 — registers the "registry.export" job kind
+        from jianguan.core.audit_labels import register_action_labels
+
+        register_action_labels({"label_add": _("添加标签"), "label_remove": _("移除标签"),
+                                "labels_recompute": _("按规则重算标签")})
 
         post_migrate.connect(_sync_reference_data, sender=self)
 
