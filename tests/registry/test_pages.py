@@ -103,6 +103,27 @@ def test_the_history_tab_shows_the_audit_trail_of_the_entity(client, handler):
                  reason="经营者申请歇业")
     html = client.get(e.get_absolute_url()).content.decode()
     assert "经营者申请歇业" in html
+    # the change as a person reads it: the field's name, the statuses' names, the action's label
+    assert "<td>登记状态</td><td>存续（在业）</td><td>歇业</td>" in html
+    assert '<span class="action" title="update">修改</span>' in html
+
+
+def test_the_history_tab_names_each_field_of_a_created_entity_and_its_labels(client, handler):
+    from jianguan.core.audit import audit_record
+
+    e = create_entity()
+    audit_record(e, "create", actor=handler, after={"uscc": e.uscc, "division_id": "371003", "kind": "enterprise",
+                                                     "labels": ["食品经营", "小餐饮"], "odd_key": {"a": 1}})
+    html = client.get(e.get_absolute_url()).content.decode()
+    assert "<th>内容</th>" in html and "<th>变更前</th>" not in html  # a creation has no before
+    assert f"<td>统一社会信用代码</td><td>{e.uscc}</td>" in html
+    assert "<td>行政区划</td><td>371003</td>" in html  # the column name (division_id) read as its field
+    assert "<td>主体类型</td><td>企业</td>" in html
+    assert "<td>标签</td><td>食品经营、小餐饮</td>" in html
+    assert '<td>odd_key</td><td>{&quot;a&quot;: 1}</td>' in html  # a key no field has: as it is
+    # in the model's order (stored with sorted keys), keys of no field last
+    rows = [html.index(f"<td>{name}</td>") for name in ("统一社会信用代码", "主体类型", "行政区划", "标签", "odd_key")]
+    assert rows == sorted(rows)
 
 
 def tab_for_credit(request, entity):

@@ -22,13 +22,22 @@ _ACTIONS: dict[str, Any] = {
     "view_personal_data": gettext_lazy("查看个人信息"),
 }
 _STATUSES: dict[str, Mapping[str, Any]] = {}  # record type (app_label.model) → status value → its name
+_KEYS: dict[str, Mapping[str, Any]] = {}  # record type → name of a before/after key that is no field of its model
 
 
-def register_action_labels(actions: Mapping[str, Any], *,
-                           statuses: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-    """Labels (lazy translations) for a module's action codes, and the status names of its record types."""
+def register_action_labels(actions: Mapping[str, Any], *, statuses: Mapping[str, Mapping[str, Any]] | None = None,
+                           keys: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Labels (lazy translations) for a module's action codes, the status names of its record types, and the names
+    of the keys its entries' before/after hold besides the model's fields (an entity's `labels`)."""
     _ACTIONS.update(actions)
     _STATUSES.update(statuses or {})
+    _KEYS.update(keys or {})
+
+
+def key_label(object_type: str, key: str) -> str | None:
+    """The registered name of a before/after key that is no field of the record's model."""
+    label = _KEYS.get(object_type, {}).get(key)
+    return None if label is None else str(label)
 
 
 def action_label(action: str, object_type: str = "") -> str:

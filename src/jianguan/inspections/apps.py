@@ -45,7 +45,8 @@ class InspectionsConfig(AppConfig):
 
         post_migrate.connect(_load_items, sender=self)
         register_action_labels(AUDIT_ACTIONS,
-                               statuses={"inspections.inspectionplan": dict(InspectionPlan.Status.choices)})
+                               statuses={"inspections.inspectionplan": dict(InspectionPlan.Status.choices)},
+                               keys={"inspections.inspectionplan": AUDIT_PLAN_KEYS})
 
 
 # What the module's audit action codes mean (core.audit_labels); status:<value> comes from the plan's statuses.
@@ -58,6 +59,21 @@ AUDIT_ACTIONS = {
     "declare": _("申报回避"),
     "results": _("录入检查结果"),
     "publish": _("公示检查结果"),
+}
+# Keys of a plan's audit entries that are no field of the plan (the draw's and the assignment's counts).
+AUDIT_PLAN_KEYS = {
+    "candidates": _("候选对象数"),
+    "selected": _("抽中数"),
+    "alternates_used": _("使用替补数"),
+    "visits": _("检查次数"),
+    "failures": _("未能选派的检查"),
+    "rejections": _("被排除的候选人员记录数"),
+    "first": _("第一个未能选派的检查"),
+    "entered_by": _("录入人（用户编号）"),
+    "confirmed_by": _("复核人（用户编号）"),
+    "source": _("随机数来源"),
+    "scope": _("范围"),
+    "items": _("事项"),
 }
 
 

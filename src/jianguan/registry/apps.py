@@ -31,7 +31,8 @@ class RegistryConfig(AppConfig):
         from jianguan.core.audit_labels import register_action_labels
 
         register_action_labels({"label_add": _("添加标签"), "label_remove": _("移除标签"),
-                                "labels_recompute": _("按规则重算标签")})
+                                "labels_recompute": _("按规则重算标签")},
+                               keys={"registry.entity": {"labels": _("标签")}})
 
         post_migrate.connect(_sync_reference_data, sender=self)
 
