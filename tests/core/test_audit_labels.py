@@ -44,3 +44,14 @@ def test_the_audit_log_and_a_records_timeline_show_the_label_with_the_code(clien
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     body = client.get("/staff/audit/?action=label_add").content.decode()
     assert "Label added" in body and "添加标签" not in body
+
+
+def test_a_yes_or_no_is_said_as_such_even_where_the_field_has_numbered_choices():
+    from django.db import models
+
+    from jianguan.core.templatetags.audit import _shown
+
+    field = models.IntegerField(choices=[(0, "零"), (1, "一")])
+    with translation.override("zh-hans"):
+        assert _shown(True, field) == "是" and _shown(False, None) == "否"
+        assert _shown(1, field) == "一"  # a number is still read as its choice

@@ -246,6 +246,16 @@ def test_a_csv_with_too_few_of_the_template_headers_is_told_which_are_missing(me
                                    "请使用导入模板，表头须在同一行")
 
 
+def test_a_short_licence_csv_is_told_what_a_licence_file_lacks(media, db):
+    """Neither an entity file nor a licence file: the refusal speaks of the kind its header row is nearer to."""
+    path = media / "l.csv"
+    path.write_text("统一社会信用代码,许可证类型\n91371003MA3C4X5Y6Z,食品经营许可证\n", encoding="utf-8")
+    result = imp(path)
+    assert not result.ok
+    assert result.file_problem == ("第 1 行有表头“统一社会信用代码”“许可证类型”，但缺少必需的表头："
+                                   "许可证编号、发证机关、有效期自。请使用导入模板，表头须在同一行")
+
+
 def test_a_sheet_with_too_few_of_the_template_headers_is_named_with_what_is_missing(media, db):
     result = imp(write_xlsx(media / "a.xlsx", [row()], headers=("序号", "名称", "统一社会信用代码"), title_row="名录"))
     assert not result.ok and Entity.objects.count() == 0

@@ -113,7 +113,8 @@ def test_the_history_tab_names_each_field_of_a_created_entity_and_its_labels(cli
 
     e = create_entity()
     audit_record(e, "create", actor=handler, after={"uscc": e.uscc, "division_id": "371003", "kind": "enterprise",
-                                                     "labels": ["食品经营", "小餐饮"], "odd_key": {"a": 1}})
+                                                     "labels": ["食品经营", "小餐饮"], "odd_key": {"a": 1},
+                                                     "is_ecommerce_platform": True})
     html = client.get(e.get_absolute_url()).content.decode()
     assert "<th>内容</th>" in html and "<th>变更前</th>" not in html  # a creation has no before
     assert f"<td>统一社会信用代码</td><td>{e.uscc}</td>" in html
@@ -121,6 +122,7 @@ def test_the_history_tab_names_each_field_of_a_created_entity_and_its_labels(cli
     assert "<td>主体类型</td><td>企业</td>" in html
     assert "<td>标签</td><td>食品经营、小餐饮</td>" in html
     assert '<td>odd_key</td><td>{&quot;a&quot;: 1}</td>' in html  # a key no field has: as it is
+    assert "<td>是</td>" in html  # a boolean as a person says it (not True, nor 1)
     # in the model's order (stored with sorted keys), keys of no field last
     rows = [html.index(f"<td>{name}</td>") for name in ("统一社会信用代码", "主体类型", "行政区划", "标签", "odd_key")]
     assert rows == sorted(rows)

@@ -74,7 +74,12 @@ SHEETS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[str], tuple[str, 
 
 
 class NoHeader(FileProblem):
-    """The file (or workbook) holds no sheet with this kind of header row."""
+    """The file (or workbook) holds no sheet with this kind of header row. ``found``: how many of the template's
+    headers its nearest row held (0: none), so that of two kinds tried the nearer one is reported."""
+
+    def __init__(self, message: str, found: int = 0) -> None:
+        super().__init__(message)
+        self.found = found
 
 
 STATUS_LABEL = {"active": "存续（在业）", "suspended": "歇业", "revoked": "吊销", "cancelled": "注销",
@@ -82,14 +87,14 @@ STATUS_LABEL = {"active": "存续（在业）", "suspended": "歇业", "revoked"
 
 
 def _near_miss(cells: Sequence[Any], columns: Sequence[tuple[str, str]], required: frozenset[str],
-               where: str) -> str | None:
-    """The message for a row that holds some of the template's headers but too few to be the header row (a short
-    file made by hand, say): which it found and which required ones are missing, instead of "no header"."""
+               where: str) -> NoHeader | None:
+    """For a row that holds some of the template's headers but too few to be the header row (a short file made by
+    hand, say): the refusal naming which it found and which required ones are missing, instead of "no header"."""
     found, missing = known_headers(cells, columns, required)
     if not found or not missing:
         return None
-    return _("%(where)s有表头“%(found)s”，但缺少必需的表头：%(missing)s。请使用导入模板，表头须在同一行") % {
-        "where": where, "found": "”“".join(found), "missing": "、".join(missing)}
+    return NoHeader(_("%(where)s有表头“%(found)s”，但缺少必需的表头：%(missing)s。请使用导入模板，表头须在同一行")
+                    % {"where": where, "found": "”“".join(found), "missing": "、".join(missing)}, len(found))
 
 
 def import_max_bytes(channel: str = "cli") -> int:
@@ -214,7 +219,7 @@ class CsvSource(RowSource):
 
     def _find_header(self) -> dict[str, int]:
         seen_any = False
-        near: str | None = None
+        near: NoHeader | None = None
         for _i in range(HEADER_SEARCH_ROWS):
             row = self._next()
             if row is None:
@@ -227,8 +232,8 @@ class CsvSource(RowSource):
             near = near or _near_miss(row, self.columns, self.required, _("第 %(n)d 行") % {"n": self._lineno})
         if not seen_any:
             raise FileProblem(_("文件是空的，没有表头也没有数据"))
-        raise NoHeader(near or _("前 %(n)d 行中没有找到导入表头（如“统一社会信用代码”“名称”）。请使用导入模板")
-                       % {"n": HEADER_SEARCH_ROWS})
+        raise near or NoHeader(_("前 %(n)d 行中没有找到导入表头（如“统一社会信用代码”“名称”）。请使用导入模板")
+                               % {"n": HEADER_SEARCH_ROWS})
 
     def rows(self) -> Iterator[tuple[int, Sequence[Any]]]:
         while True:
@@ -313,7 +318,7 @@ class XlsxSource(RowSource):
                               % {"e": type(exc).__name__}) from None
         sheets = list(self.wb.worksheets)
         sheets.sort(key=lambda ws: 0 if ws.title in preferred else 1)
-        near: str | None = None
+        near: NoHeader | None = None
         for ws in sheets:
             if not hasattr(ws, "_worksheet_path"):
                 continue  # chart sheets
@@ -330,7 +335,7 @@ class XlsxSource(RowSource):
         else:
             names = "、".join(ws.title for ws in self.wb.worksheets)
             self.wb.close()
-            raise NoHeader(near or _("工作簿中没有找到含导入表头的工作表（已查看：%(names)s）。请把数据放在导入模板的"
+            raise near or NoHeader(_("工作簿中没有找到含导入表头的工作表（已查看：%(names)s）。请把数据放在导入模板的"
                                      "“市场主体”工作表中，表头在第一行") % {"names": names})
         if len(self.wb.worksheets) > 1 and kind == "entity":
             self.notes.append(_("读取的工作表：%(name)s") % {"name": self.ws.title})
@@ -530,9 +535,9 @@ def validate_file(path: Path, *, in_scope: Callable[[str], bool], today: dt.date
     try:
         try:
             licence_source = open_source(path, "licence")
-        except NoHeader:
-            if entity_source is None:
-                raise missing from None
+        except NoHeader as other:
+            if entity_source is None:  # neither kind: name the nearer (a short licence file as a licence file)
+                raise (other if other.found > getattr(missing, "found", 0) else missing) from None
         seen: dict[str, int] = {}
         n_entities = n_licences = 0
         if entity_source is not None:

@@ -52,14 +52,14 @@ def _name(field: Any, key: str, object_type: str) -> str:
 def _shown(value: Any, field: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(value, bool):  # before the choices: a bool is an int, and True would be read as choice 1
+        return _("是") if value else _("否")
     if getattr(field, "choices", None) and isinstance(value, str | int):
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
         return "、".join(str(v) for v in value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, bool):
-        return _("是") if value else _("否")
     return str(value)
 
 

@@ -116,7 +116,7 @@ def map_headers(cells: Sequence[Any], columns: Sequence[tuple[str, str]] = ENTIT
             header = dict((f, h) for h, f in columns)[field]
             raise FileProblem(f"表头“{header}”出现了两次（第 {found[field] + 1} 列和第 {i + 1} 列），请删除重复的列")
         found[field] = i
-    missing = [h for h, f in columns if f in required and f not in found]
+    missing = known_headers(cells, columns, required)[1]
     if missing:
         raise FileProblem("缺少必需的表头：" + "、".join(missing) + "。请使用导入模板，表头须在第一行")
     return found
