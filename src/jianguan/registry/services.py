@@ -479,7 +479,9 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
             existing = chunk.stored if isinstance(chunk, LookedUp) else _fetch_existing(cur, [r[I_USCC] for r in chunk])
             new_rows: list[tuple[Any, ...]] = []
             changed_rows: list[tuple[int, tuple[Any, ...], tuple[Any, ...], bool]] = []
-            for row in chunk:
+            if not existing:  # none of the chunk stored (a first load): all new, without a look-up per row
+                new_rows = list(chunk)
+            for row in chunk if existing else ():
                 old = existing.get(row[I_USCC])
                 if old is None:
                     new_rows.append(row)
