@@ -273,3 +273,20 @@ def test_the_checking_runs_with_rare_garbage_collections_in_whatever_process_run
         source.close()
     assert seen == [(1, 200_000)]
     assert gc.get_threshold() == before
+
+
+def test_rare_collections_are_shared_by_overlapping_imports_and_put_back_by_the_last_one_out():
+    """Two imports in one server process: the first to finish must not restore the defaults under the second, nor
+    the second leave the rare setting behind for good."""
+    import gc
+
+    from jianguan.registry.importer import RARE_COLLECTIONS, _few_collections
+
+    before = gc.get_threshold()
+    first, second = _few_collections(), _few_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold()[0] == RARE_COLLECTIONS  # the second still runs
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before

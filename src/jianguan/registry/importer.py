@@ -22,6 +22,7 @@ import marshal
 import os
 import re
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -508,13 +509,29 @@ def _few_collections() -> Iterator[None]:
     collector walks the whole heap again and again (a quarter of the import's CPU time). Reference counting still
     frees everything at once; a young-generation collection runs every 200,000 allocations instead of 700 — in a
     million-row import that is a handful of collections in the writing process and none in the checking one (whose
-    chunks are freed as they are sent), against half the checking process's CPU time with the defaults."""
-    old = gc.get_threshold()
-    gc.set_threshold(200_000, old[1], old[2])
+    chunks are freed as they are sent), against half the checking process's CPU time with the defaults.
+
+    The thresholds hold for the whole process: nested and concurrent users (two imports in one server process)
+    share one setting, and the last one out puts the previous thresholds back."""
+    global _rare_users, _rare_saved
+    with _rare_lock:
+        if _rare_users == 0:
+            _rare_saved = gc.get_threshold()
+            gc.set_threshold(max(RARE_COLLECTIONS, _rare_saved[0]), *_rare_saved[1:])
+        _rare_users += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        with _rare_lock:
+            _rare_users -= 1
+            if _rare_users == 0:
+                gc.set_threshold(*_rare_saved)
+
+
+RARE_COLLECTIONS = 200_000
+_rare_lock = threading.Lock()
+_rare_users = 0
+_rare_saved: tuple[int, ...] = ()
 
 
 I_USCC = ENTITY_FIELDS.index("uscc")
