@@ -481,14 +481,15 @@ def entities_import_write(chunks: Iterable[list[tuple[Any, ...]]], *, total: int
             changed_rows: list[tuple[int, tuple[Any, ...], tuple[Any, ...], bool]] = []
             if not existing:  # none of the chunk stored (a first load): all new, without a look-up per row
                 new_rows = list(chunk)
-            for row in chunk if existing else ():
-                old = existing.get(row[I_USCC])
-                if old is None:
-                    new_rows.append(row)
-                elif old[1] != row:
-                    changed_rows.append((old[0], old[1], row, old[2]))
-                else:
-                    unchanged += 1
+            else:
+                for row in chunk:
+                    old = existing.get(row[I_USCC])
+                    if old is None:
+                        new_rows.append(row)
+                    elif old[1] != row:
+                        changed_rows.append((old[0], old[1], row, old[2]))
+                    else:
+                        unchanged += 1
             created += len(new_rows)
             updated += len(changed_rows)
             done += len(chunk)
