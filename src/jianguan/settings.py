@@ -173,6 +173,7 @@ CSRF_COOKIE_SAMESITE = "Lax"
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["jianguan.formats"]  # intcomma groups by three with a comma in Chinese too (formats/zh_Hans)
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -51,6 +52,7 @@ def test_a_section_head_uploads_a_file_and_the_job_imports_it(client, media, sec
     assert job.status == "succeeded" and Entity.objects.filter(uscc=code).exists()
     html = client.get(reverse("registry:import_status", args=[job.pk])).content.decode()
     assert "导入完成" in html and "新增" in html
+    assert re.search(r"<dt>用时</dt><dd>\d+\.\d 秒</dd>", html)  # as the command line says it
 
 
 def test_a_bad_file_shows_every_bad_row_and_offers_the_excel_report(client, media, section_head):
