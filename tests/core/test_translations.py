@@ -234,6 +234,12 @@ def test_the_workbench_is_english_for_a_signed_in_english_user(client, org):
     body = client.get("/staff/").content.decode()
     assert "Workbench" in body and "Sign out" in body
     assert "工作台" not in body and "退出" not in body
+    assert "Jurisdiction: " in body and "Jurisdiction：" not in body  # a label's colon in the reader's language
+
+
+def test_a_label_keeps_the_chinese_colon_for_a_chinese_reader(client, org):
+    client.force_login(create_user(unit=org.wendeng))
+    assert "辖区：" in client.get("/staff/").content.decode()
 
 
 def test_the_language_switch_makes_the_next_page_english_and_back(client, db):
