@@ -190,3 +190,14 @@ def test_while_a_refused_file_is_checked_to_its_end_the_page_counts_nothing_as_c
     assert ("写入", 3000) in [(step, counts.get("新增")) for step, counts in seen]  # written, then rolled back …
     late = [counts for step, counts in seen if step == "校验" and counts.get("已校验行数", 0) >= 10_000]
     assert late and not any("新增" in counts for counts in late)  # … and not shown as created afterwards
+
+
+def test_the_status_page_names_the_import_in_the_readers_language(client, media, section_head, settings):
+    """The job's stored title is in the submitter's language; its page is headed in the reader's."""
+    client.force_login(section_head)
+    upload(client, write_csv(media / "ok.csv", [row(统一社会信用代码=uscc(102))]), dry_run="on")
+    job = run_queued_job()
+    url = reverse("registry:import_status", args=[job.pk])
+    assert "<h1>导入市场主体：ok.csv（试运行）</h1>" in client.get(url).content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "<h1>Import market entities: ok.csv (dry run)</h1>" in client.get(url).content.decode()
