@@ -280,10 +280,10 @@ def test_rare_collections_are_shared_by_overlapping_imports_and_put_back_by_the_
     the second leave the rare setting behind for good."""
     import gc
 
-    from jianguan.registry.importer import RARE_COLLECTIONS, _few_collections
+    from jianguan.core.process import RARE_COLLECTIONS, rare_collections
 
     before = gc.get_threshold()
-    first, second = _few_collections(), _few_collections()
+    first, second = rare_collections(), rare_collections()
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)

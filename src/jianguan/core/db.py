@@ -18,7 +18,6 @@ import io
 import json
 import os
 import sys
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +26,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, connections, models, transaction
+
+from jianguan.core.process import SharedSetting
 
 PREPARE = os.environ.get("JIANGUAN_DB_PREPARE", "1").strip().lower() not in {"0", "false", "no", "off"}
 
@@ -155,29 +156,16 @@ def insert_many(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[
 # checking process's chunks; behind the writer's 5 ms slices the server sat waiting for data. 0.5 ms: the writing
 # phase of that load 34.3–36.1 → 31.9–32.7 s (bench/RESULTS.md, fourteenth round); 0.1–0.2 ms gained less.
 PROMPT_SWITCH_INTERVAL_S = 0.0005
-_switch_lock = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.0
+_SWITCH_INTERVAL: SharedSetting[float] = SharedSetting(sys.getswitchinterval, sys.setswitchinterval)
 
 
 @contextmanager
 def prompt_lock_handoff(interval: float = PROMPT_SWITCH_INTERVAL_S) -> Iterator[None]:
     """While inside, a thread waiting for the interpreter lock gets it within ``interval`` seconds instead of 5 ms
     (``sys.setswitchinterval``, which holds for the whole process: nested and concurrent users share one setting,
-    and the last one out puts the previous value back)."""
-    global _switch_users, _switch_saved
-    with _switch_lock:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(interval, _switch_saved))
-        _switch_users += 1
-    try:
+    and the last one out puts the previous value back — :class:`~jianguan.core.process.SharedSetting`)."""
+    with _SWITCH_INTERVAL.held(lambda saved: min(interval, saved)):
         yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
 
 
 class CopiesBehind:

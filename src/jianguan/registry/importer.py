@@ -14,7 +14,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import gc
 import html
 import io
 import logging
@@ -22,10 +21,8 @@ import marshal
 import os
 import re
 import tempfile
-import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +30,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from jianguan.core.process import rare_collections
 from jianguan.registry.domain.rows import (
     ENTITY_COLUMNS,
     ENTITY_FIELDS,
@@ -501,39 +499,6 @@ def _existing_statuses(usccs: list[str]) -> dict[str, str]:
                                         f"FROM {q(Entity._meta.db_table)}", "uscc", usccs))
 
 
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """Collect cyclic garbage rarely while an import runs (a block or, as a decorator, a function).
-
-    The import allocates millions of short-lived tuples and no reference cycles; with the default thresholds the
-    collector walks the whole heap again and again (a quarter of the import's CPU time). Reference counting still
-    frees everything at once; a young-generation collection runs every 200,000 allocations instead of 700 — in a
-    million-row import that is a handful of collections in the writing process and none in the checking one (whose
-    chunks are freed as they are sent), against half the checking process's CPU time with the defaults.
-
-    The thresholds hold for the whole process: nested and concurrent users (two imports in one server process)
-    share one setting, and the last one out puts the previous thresholds back."""
-    global _rare_users, _rare_saved
-    with _rare_lock:
-        if _rare_users == 0:
-            _rare_saved = gc.get_threshold()
-            gc.set_threshold(max(RARE_COLLECTIONS, _rare_saved[0]), *_rare_saved[1:])
-        _rare_users += 1
-    try:
-        yield
-    finally:
-        with _rare_lock:
-            _rare_users -= 1
-            if _rare_users == 0:
-                gc.set_threshold(*_rare_saved)
-
-
-RARE_COLLECTIONS = 200_000
-_rare_lock = threading.Lock()
-_rare_users = 0
-_rare_saved: tuple[int, ...] = ()
-
-
 I_USCC = ENTITY_FIELDS.index("uscc")
 I_STATUS = ENTITY_FIELDS.index("status")
 
@@ -606,7 +571,7 @@ def refuse_revivals(pending: Chunk, result: ImportResult,
     return good
 
 
-@_few_collections()  # wherever it runs: in the checking process of a large file (import_worker) too
+@rare_collections()  # wherever it runs: in the checking process of a large file (import_worker) too
 def validate_entity_rows(source: RowSource, seen: dict[str, int], *, in_scope: Callable[[str], bool],
                          today: dt.date, result: ImportResult, sink: Callable[[Chunk], None], progress: Progress,
                          lookups: Lookups, chunk: int = CHUNK) -> None:
@@ -820,7 +785,7 @@ def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str],
 
         progress(_("校验"), 0, None, {})
         try:
-            with _few_collections():
+            with rare_collections():
                 write_while_checking(path, result, actor=actor, in_scope=in_scope, today=today,
                                      lookups=load_lookups(), progress=progress)
             result.seconds = time.monotonic() - began
@@ -833,7 +798,7 @@ def run_import(path: str | Path, *, actor: Any = None, in_scope: Callable[[str],
     tmpdir = Path(settings.MEDIA_ROOT) / "imports" / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=tmpdir) as spool, tempfile.TemporaryFile(dir=tmpdir) as licence_spool, \
-            _few_collections():
+            rare_collections():
         try:
             n_entities, _n_licences = validate_file(path, in_scope=scope_check, today=today, result=result,
                                                    spool=spool, licence_spool=licence_spool, progress=progress)

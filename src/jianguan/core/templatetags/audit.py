@@ -76,15 +76,13 @@ def audit_changes(entry: Any) -> list[tuple[str, str, str]] | None:
         return None
     object_type = getattr(entry, "object_type", "")
     model = _model(object_type)
-    keys = [*after, *(k for k in before if k not in after)]  # stored with sorted keys: shown in the model's order
+    fields = {key: _field(model, key) for key in [*after, *(k for k in before if k not in after)]}
+    # Stored with sorted keys: shown in the model's order, keys of no field last.
     order: dict[str, int] = {f.name: i for i, f in enumerate(model._meta.get_fields())} if model else {}
 
     def place(key: str) -> int:
-        return order.get(str(getattr(_field(model, key), "name", key)), len(order))
+        return order.get(str(getattr(fields[key], "name", key)), len(order))
 
-    rows = []
-    for key in sorted(keys, key=place):
-        field = _field(model, key)
-        rows.append((_name(field, key, object_type), _shown(before.get(key), field) if key in before else "—",
-                     _shown(after.get(key), field) if key in after else "—"))
-    return rows
+    return [(_name(fields[key], key, object_type),
+             _shown(before.get(key), fields[key]) if key in before else "—",
+             _shown(after.get(key), fields[key]) if key in after else "—") for key in sorted(fields, key=place)]
